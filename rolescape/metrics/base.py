@@ -1,0 +1,78 @@
+"""The contract between the scoring engine and the metric families.
+
+A family computes one group of metrics (e.g. image identity, MCQ accuracy, text similarity) for the
+tasks it supports. The engine validates predictions, groups items per task, asks every family that
+supports the task for per-item scores, appends them to items.jsonl as they come, and aggregates.
+
+Families are registered lazily in `rolescape.metrics.registry.FAMILIES` as "module:Class" strings.
+A family whose model cannot be loaded raises `ModelUnavailable` from `prepare`; the engine records
+its metrics as skipped with the reason, and the other families still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rolescape.schemas.predictions import Prediction
+from rolescape.schemas.results import ModelInfo
+
+Scores = dict[str, float | None]
+
+
+@dataclass
+class ScoreContext:
+    """What a family may use: the built dataset, the run options, shared caches."""
+
+    data: Any                                  # rolescape.dataset.BuiltDataset
+    profile: str = "paper"                     # "paper" | "offline"
+    device: str = "cpu"
+    batch_size: int = 32
+    alpha: str = "white"                       # "white" (composite RGBA on white) | "paper" (convert("RGB"))
+    model_paths: dict[str, str] = field(default_factory=dict)   # --model NAME=PATH overrides
+    cache_dir: Path | None = None              # embedding cache root
+    seed: int = 0
+    num_workers: int = 0
+    predictions_root: Path | None = None       # folder of predictions.jsonl (image paths resolve here)
+    options: dict[str, Any] = field(default_factory=dict)        # family-specific (judge url, ...)
+    progress: Callable[[str, int], None] | None = None           # (label, n_done_increment)
+    models: dict[str, ModelInfo] = field(default_factory=dict)   # filled by families as they load models
+
+
+@dataclass
+class ItemBatch:
+    """Items of one task with their predictions, in a fixed order. `items` are task-config rows."""
+
+    task: str
+    items: Sequence[dict[str, Any]]
+    predictions: Sequence[Prediction]
+
+
+class MetricFamily:
+    """Base class. Subclasses set `name`, `tasks` and implement `metric_names`, `prepare`, `score`."""
+
+    name: ClassVar[str] = ""
+    tasks: ClassVar[tuple[str, ...]] = ()
+
+    def metric_names(self, task: str) -> list[str]:
+        raise NotImplementedError
+
+    def prepare(self, ctx: ScoreContext, tasks: Sequence[str]) -> None:
+        """Load models / fit classifiers once per run. Raise ModelUnavailable to be skipped."""
+
+    def score(self, batch: ItemBatch, ctx: ScoreContext) -> list[Scores]:
+        """Return one {metric: value|None} dict per item, in order. None = does not apply."""
+        raise NotImplementedError
+
+    def derive(self, scores: Scores) -> Scores:
+        """Metrics computed from other families' scores of the same item (e.g. paper_reward).
+
+        Called by the engine after every family scored an item; the default derives nothing.
+        """
+        return {}
+
+    def version(self) -> str:
+        """Anything that changes results (model ids, options) goes into the resume key via this."""
+        return self.name
