@@ -74,30 +74,43 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
                 raise InputError(f"malformed JSON: {e.msg}", path=path, where=f"{lineno}:{e.colno}") from None
 
 
+def make_temp_dir(final: str | Path) -> Path:
+    """A hidden temporary sibling of `final` (same filesystem, so the final rename is atomic)."""
+    final = Path(final)
+    parent = final.parent if str(final.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=parent))
+    except OSError as e:
+        raise OutputError(f"{final}: cannot write output here: {e.strerror or e}") from None
+
+
+def replace_dir(tmp: Path, final: str | Path, *, overwrite: bool = False) -> None:
+    """Move the finished folder `tmp` to `final`, replacing an existing `final` only if allowed."""
+    final = Path(final)
+    if final.exists() and not (final.is_dir() and not any(final.iterdir())):
+        if not overwrite:
+            raise OutputError(f"{final}: already exists (use --overwrite)")
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        if final.exists():
+            final.rmdir()
+        os.replace(tmp, final)
+
+
 @contextlib.contextmanager
 def atomic_dir(final: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success rename it to `final`, on failure remove it.
 
     An interrupted run therefore never leaves a folder at `final` that looks complete.
     """
-    final = Path(final)
-    parent = final.parent if str(final.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=parent))
-    except OSError as e:
-        raise OutputError(f"{final}: cannot write output here: {e.strerror or e}") from None
+    tmp = make_temp_dir(final)
     try:
         yield tmp
-        if final.exists():
-            if not overwrite:
-                raise OutputError(f"{final}: already exists (use --overwrite)")
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        replace_dir(tmp, final, overwrite=overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
