@@ -8,8 +8,8 @@ Layout of a built folder (a valid Hugging Face dataset repository):
     leakage.json                  leakage and answer-key floors
     data/<config>/<split>-00000-of-00001.parquet
 
-Configs: `characters` (split all), `images` (train, test), `scenes` (train, test), `dialogues` (train,
-test), `knowledge_qa` (train), `probes` (all), `grpo_prompts` (train), and one config per task of the
+Configs: `characters` (split full), `images` (train, test), `scenes` (train, test), `dialogues` (train,
+test), `knowledge_qa` (train), `probes` (full), `grpo_prompts` (train), and one config per task of the
 protocol (`roleplay`, `t2i`, `t2i_vqa`, `knowledge_mcq`, `visual_mcq`, `dialogue`, `memorization`,
 `personality`), each with the single split `test`.
 """
@@ -25,12 +25,12 @@ from rolescape.errors import InputError
 
 TASK_SPLIT = "test"
 CONFIG_SPLITS: dict[str, tuple[str, ...]] = {
-    "characters": ("all",),
+    "characters": ("full",),
     "images": ("train", "test"),
     "scenes": ("train", "test"),
     "dialogues": ("train", "test"),
     "knowledge_qa": ("train",),
-    "probes": ("all",),
+    "probes": ("full",),
     "grpo_prompts": ("train",),
 }
 
@@ -82,7 +82,8 @@ class BuiltDataset:
         return self.read(task, TASK_SPLIT)
 
     def characters(self) -> list[dict[str, Any]]:
-        return self.read("characters", "all")
+        split = (self.configs().get("characters") or ["full"])[0]
+        return self.read("characters", split)
 
     def character(self, slug: str) -> dict[str, Any]:
         for c in self.characters():

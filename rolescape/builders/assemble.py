@@ -90,7 +90,7 @@ def task_rows(parsed: ParsedRelease) -> dict[str, Rows]:
 def metadata_rows(parsed: ParsedRelease) -> dict[tuple[str, str], Rows]:
     """The non-task configs, keyed by (config, split)."""
     rows: dict[tuple[str, str], Rows] = {}
-    rows[("characters", "all")] = [c.model_dump() for c in parsed.characters]
+    rows[("characters", "full")] = [c.model_dump() for c in parsed.characters]
     for split in ("train", "test"):
         imgs = []
         for r in parsed.images:
@@ -104,6 +104,6 @@ def metadata_rows(parsed: ParsedRelease) -> dict[tuple[str, str], Rows]:
         rows[("scenes", split)] = [s.model_dump() for s in parsed.scenes if s.split == split]
         rows[("dialogues", split)] = [d.model_dump() for d in parsed.dialogues if d.split == split]
     rows[("knowledge_qa", "train")] = [q.model_dump() for q in parsed.knowledge_qa]
-    rows[("probes", "all")] = [p.model_dump() for p in parsed.probes]
+    rows[("probes", "full")] = [p.model_dump() for p in parsed.probes]
     rows[("grpo_prompts", "train")] = [g.model_dump() for g in parsed.grpo_prompts]
     return rows

@@ -56,7 +56,8 @@ def _dict_fields(model: type[BaseModel]) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     for name, f in model.model_fields.items():
         tp = f.annotation
-        for a in (get_args(tp) or (tp,)):
+        alts = get_args(tp) if get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+        for a in alts:
             if get_origin(a) is dict:
                 spec[name] = "json"
             elif get_origin(a) in (list, tuple):
