@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rolescape.builders.release import ParsedRelease
-from rolescape.builders.templates import rp_prompt
+from rolescape.builders.parsers import rp_prompt
 from rolescape.schemas import (
     DialogueItem,
     KnowledgeMCQItem,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -46,6 +46,7 @@ class VisualQA(Record):
     question: str
     answer: str
     type: Literal["objective", "subjective"]
+    extra: dict[str, Any] = Field(default_factory=dict, description="unexpected keys kept verbatim")
 
 
 class MCQOptions(Record):
@@ -63,6 +64,7 @@ class VisualMCQ(Record):
     difficulty: Difficulty
     rationale: str
     extra: dict[str, str] = Field(default_factory=dict, description="unexpected keys kept verbatim")
+    options_raw: MCQOptions | None = Field(None, description="the options as released, when a repair changed them")
 
 
 class Scene(Record):
@@ -110,6 +112,8 @@ class KnowledgeQA(Record):
     confidence: float
     duplicate_of: str | None = None
     conflicting_duplicate: bool = False
+    evidence_verbatim: bool | None = Field(None, description="every evidence string is a verbatim substring of the profile")
+    extra: dict[str, Any] = Field(default_factory=dict, description="unexpected keys kept verbatim")
 
 
 class KnowledgeMCQ(Record):
@@ -123,6 +127,7 @@ class KnowledgeMCQ(Record):
     evidence: str
     evidence_verbatim: bool
     rationale: str
+    extra: dict[str, Any] = Field(default_factory=dict, description="unexpected keys kept verbatim")
 
 
 class Probe(Record):
@@ -146,6 +151,7 @@ class VQAQuestion(Record):
     weight: float
     is_negative: bool
     choices: list[str] | None = None
+    extra: dict[str, Any] = Field(default_factory=dict, description="unexpected keys kept verbatim")
 
 
 class GrpoPrompt(Record):
