@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rolescape.builders.release import ParsedRelease
 from rolescape.builders.parsers import rp_prompt
+from rolescape.builders.release import ParsedRelease
 from rolescape.schemas import (
     DialogueItem,
     KnowledgeMCQItem,
