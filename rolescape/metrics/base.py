@@ -11,7 +11,7 @@ its metrics as skipped with the reason, and the other families still run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,6 +39,12 @@ class ScoreContext:
     options: dict[str, Any] = field(default_factory=dict)        # family-specific (judge url, ...)
     progress: Callable[[str, int], None] | None = None           # (label, n_done_increment)
     models: dict[str, ModelInfo] = field(default_factory=dict)   # filled by families as they load models
+    # (task or "*", metric, reason): metrics a family cannot compute in this run (e.g. no face model
+    # offline). Record them with `skip_metric`; they are reported as skipped, never as zero.
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def skip_metric(self, metric: str, reason: str, task: str = "*") -> None:
+        self.skipped.append((task, metric, reason))
 
 
 @dataclass
@@ -48,6 +54,15 @@ class ItemBatch:
     task: str
     items: Sequence[dict[str, Any]]
     predictions: Sequence[Prediction]
+    # Decoded RGB images per item, filled on first use by `images_io.prediction_images(batch, ctx)`
+    # (shared by the families scoring this chunk) or given directly by the rewards API.
+    images: list[list[Any]] | None = None
+    # One dict per item for diagnostics a family wants in items.jsonl `info` (str/int/float/bool/None).
+    info: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.info:
+            self.info = [{} for _ in self.items]
 
 
 class MetricFamily:
@@ -55,6 +70,12 @@ class MetricFamily:
 
     name: ClassVar[str] = ""
     tasks: ClassVar[tuple[str, ...]] = ()
+    # Families whose scores `derive` reads (e.g. paper_reward needs vqa, image_text, ...); the rewards
+    # API runs them too. The engine runs every requested family anyway.
+    depends_on: ClassVar[tuple[str, ...]] = ()
+    # False for families that never touch an accelerator (MCQ letters): when no family of a run uses
+    # the device, `--device auto` resolves to cpu without importing torch.
+    uses_device: ClassVar[bool] = True
 
     def metric_names(self, task: str) -> list[str]:
         raise NotImplementedError
@@ -71,6 +92,12 @@ class MetricFamily:
 
         Called by the engine after every family scored an item; the default derives nothing.
         """
+        return {}
+
+    def floors(self, task: str, items: Sequence[dict[str, Any]], predictions: Mapping[str, Prediction],
+               ctx: ScoreContext) -> dict[str, dict[str, float]]:
+        """Reference floors printed beside a metric ({metric: {floor name: value}}), e.g. the MCQ
+        answer-key priors. `items` are all task items in scope, `predictions` the valid ones by id."""
         return {}
 
     def version(self) -> str:

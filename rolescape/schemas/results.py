@@ -100,3 +100,5 @@ class Results(_Open):
     tasks: dict[str, TaskResult]
     skipped: list[SkippedMetric] = Field(default_factory=list)
     items_file: str = "items.jsonl"
+    problems: list[str] = Field(default_factory=list,
+                                description="invalid prediction lines left out under --allow-partial")
