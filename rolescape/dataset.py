@@ -11,7 +11,8 @@ Layout of a built folder (a valid Hugging Face dataset repository):
 Configs: `characters` (split full), `images` (train, test), `scenes` (train, test), `dialogues` (train,
 test), `knowledge_qa` (train), `probes` (full), `grpo_prompts` (train), and one config per task of the
 protocol (`roleplay`, `t2i`, `t2i_vqa`, `knowledge_mcq`, `visual_mcq`, `dialogue`, `memorization`,
-`personality`), each with the single split `test`.
+`personality`), each with the single split `test`. A config/split without rows is not written (the
+`datasets` library cannot load an empty split); the manifest names it in `empty_configs`.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ class BuiltDataset:
         self.path = Path(path)
         mpath = self.path / "manifest.json"
         if not mpath.is_file():
-            raise InputError("not a built rolescape dataset (no manifest.json); run `rolescape build` first",
-                             path=self.path)
+            raise InputError(
+                "not a built rolescape dataset (no manifest.json); run `rolescape build` first",
+                path=self.path,
+            )
         try:
             self.manifest: dict[str, Any] = json.loads(mpath.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
@@ -73,6 +76,9 @@ class BuiltDataset:
             import pyarrow.parquet as pq
 
             p = self.path / parquet_relpath(config, split)
+            if not p.is_file() and f"{config}/{split}" in self.manifest.get("empty_configs", []):
+                self._cache[key] = []  # built without rows, so not written (datasets cannot load it)
+                return self._cache[key]
             if not p.is_file():
                 raise InputError(f"config {config!r} split {split!r} is missing", path=p)
             self._cache[key] = pq.read_table(p).to_pylist()

@@ -275,6 +275,8 @@ class MiniRelease:
                 MINI_PREFIX, MINI_FOLDER, split, MINI_DESCRIPTION, ann, t2i
             ).items():
                 self._jsonl(base / "processed" / "t2i" / name, rows)
+                if split == "train":  # §2.11: the jsonl plus the raw image bytes, train only
+                    self.write_t2i_parquet(name, rows)
             if split == "train":
                 ext = [ExtScene(i, u, m, None, f"$.scenes[{i}]") for i, (u, m) in enumerate(ext_train)]
                 kq = [
@@ -344,6 +346,27 @@ class MiniRelease:
         )
         (self.grpo / f"{MINI_DS}_full_profile.txt").write_text(MINI_PROFILE, encoding="utf-8")
         return self
+
+    def t2i_parquet(self, jsonl_name: str) -> Path:
+        stem = jsonl_name.removesuffix(".jsonl")
+        return self.train / "processed" / "t2i" / f"{stem}_parquet" / "chunk_000.parquet"
+
+    def write_t2i_parquet(self, jsonl_name: str, rows: list[dict[str, Any]]) -> None:
+        """A derived parquet as the release has them: columns image (raw file bytes) and captions."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = self.t2i_parquet(jsonl_name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.table(
+            {
+                "image": pa.array(
+                    [(self.train / f"{r['scene_id']}.png").read_bytes() for r in rows], pa.binary()
+                ),
+                "captions": pa.array([json.dumps({"caption": r["text"]}) for r in rows], pa.string()),
+            }
+        )
+        pq.write_table(table, path)
 
     @staticmethod
     def _jsonl(path: Path, rows: list[Any]) -> None:

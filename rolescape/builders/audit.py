@@ -27,6 +27,9 @@ RS008  utf8-bom                       info     UTF-8 byte-order mark: removed
 RS009  duplicate-copy                 info     flow_grpo/data/personalized_data (a copy of data/): not read
 RS010  prefix-detected                info     file prefix differs from the folder-name rule: detected prefix used
 RS011  orphan-grpo-folder             warning  GRPO prompt folder that matches no character: not read
+RS012  prompt-unescaped-quotes        info     description/opening with double quotes pasted raw into the dialogue-extension prompt (breaks its JSON)
+RS013  dataset-info-path-missing      warning  data/dataset_info.py registers a path that does not exist in the release
+RS014  dataset-info-count-mismatch    warning  data/dataset_info.py num_total_samples differs from the file's real count
 RS101  image-container-mismatch       warning  the bytes are another format than the extension says (JPEG in .png)
 RS102  image-transparency             info     image uses transparency: composited onto white at scoring time
 RS103  image-unreferenced             warning  image file that no scene references: not built
@@ -57,6 +60,9 @@ RS503  probe-quote-wrapped            warning  probe wrapped in quotes: stripped
 RS504  probe-duplicate                warning  probe repeated after normalisation: not usable
 RS505  profile-chatter                warning  assistant chatter in the simplified profile: removed in the cleaned text
 RS506  full-profile-meta              warning  chatter / captioning meta-text in the full profile: removed in the cleaned text
+RS507  probe-first-person             warning  memorization question inverted into the character's first person ("What is my name?"): kept, flagged
+RS508  probe-third-person             info     memorization question is a third-person quiz about the character, not addressed to it: kept, flagged
+RS509  probe-annotation-reference     info     probe points at the annotation material ("In image scene 11", "dialogue excerpt"): kept, flagged
 RS601  vqa-duplicate-rows             warning  exact duplicate vqa rows within a prompt: removed (first kept)
 RS602  vqa-conflicting-answers        error    same question, different answers within a prompt: all its rows dropped
 RS603  vqa-yes-no-answer              error    yes_no row answered other than yes/no: dropped
@@ -67,6 +73,7 @@ RS607  vqa-negative-yes               warning  is_negative yes_no row answered "
 RS608  grpo-duplicate-prompt          warning  the same GRPO prompt text twice: duplicate_text_of set
 RS609  grpo-pure-mismatch             error    _pure_t2i.jsonl differs from _pure_t2i_with_vqa.jsonl
 RS610  grpo-field-mismatch            warning  GRPO scene_id / reference_images_path not as expected
+RS611  vqa-category-variant           info     one vqa category spelled two ways in a prompt file (relationship / relationships)
 RS701  cjk-glued                      warning  CJK run glued to Latin letters: removed (or spaced before a gloss)
 RS702  glued-number                   warning  missing space around a number: inserted
 ====== ============================== ======== ==========================================================
@@ -82,12 +89,14 @@ from pathlib import Path
 from typing import Any
 
 from rolescape.builders.clean import (
+    ANNOTATION_REF_RE,
     CJK_GLUE_RE,
     TextFix,
     clean_probe,
     evidence_parts,
     normalize_evidence,
     normalize_text,
+    probe_perspective,
     repair_text,
     shorten,
 )
@@ -134,6 +143,24 @@ RULES: dict[str, Rule] = _rules(
         "file prefix differs from the folder-name rule: detected prefix used",
     ),
     ("RS011", "orphan-grpo-folder", "warning", "GRPO prompt folder that matches no character: not read"),
+    (
+        "RS012",
+        "prompt-unescaped-quotes",
+        "info",
+        "description/opening with double quotes pasted raw into the dialogue-extension prompt (breaks its JSON)",
+    ),
+    (
+        "RS013",
+        "dataset-info-path-missing",
+        "warning",
+        "data/dataset_info.py registers a path that does not exist in the release",
+    ),
+    (
+        "RS014",
+        "dataset-info-count-mismatch",
+        "warning",
+        "data/dataset_info.py num_total_samples differs from the file's real count",
+    ),
     (
         "RS101",
         "image-container-mismatch",
@@ -225,6 +252,24 @@ RULES: dict[str, Rule] = _rules(
         "chatter / captioning meta-text in the full profile: removed in the cleaned text",
     ),
     (
+        "RS507",
+        "probe-first-person",
+        "warning",
+        'memorization question inverted into the character\'s first person ("What is my name?"): kept, flagged',
+    ),
+    (
+        "RS508",
+        "probe-third-person",
+        "info",
+        "memorization question is a third-person quiz about the character, not addressed to it: kept, flagged",
+    ),
+    (
+        "RS509",
+        "probe-annotation-reference",
+        "info",
+        'probe points at the annotation material ("In image scene 11", "dialogue excerpt"): kept, flagged',
+    ),
+    (
         "RS601",
         "vqa-duplicate-rows",
         "warning",
@@ -249,6 +294,12 @@ RULES: dict[str, Rule] = _rules(
     ("RS608", "grpo-duplicate-prompt", "warning", "the same GRPO prompt text twice: duplicate_text_of set"),
     ("RS609", "grpo-pure-mismatch", "error", "_pure_t2i.jsonl differs from _pure_t2i_with_vqa.jsonl"),
     ("RS610", "grpo-field-mismatch", "warning", "GRPO scene_id / reference_images_path not as expected"),
+    (
+        "RS611",
+        "vqa-category-variant",
+        "info",
+        "one vqa category spelled two ways in a prompt file (relationship / relationships)",
+    ),
     ("RS701", "cjk-glued", "warning", "CJK run glued to Latin letters: removed (or spaced before a gloss)"),
     ("RS702", "glued-number", "warning", "missing space around a number: inserted"),
 )
@@ -481,8 +532,19 @@ def mcq_duplicate_options(ctx: FileCtx, location: str, item_id: str, options: di
 # ------------------------------------------------------------------------------------------- probes
 
 
-def build_probes(ctx: FileCtx, character: str, kind: str, questions: Sequence[str], key: str) -> list[Probe]:
-    """Clean a memorization/personality list: strip markdown and quotes, drop meta lines and duplicates."""
+def build_probes(
+    ctx: FileCtx,
+    character: str,
+    kind: str,
+    questions: Sequence[str],
+    key: str,
+    names: Sequence[str] = (),
+) -> list[Probe]:
+    """Clean a memorization/personality list: strip markdown and quotes, drop meta lines and duplicates.
+
+    ``names`` are the character's names (prefix, the name the description uses): with them, memorization
+    questions in the third person (RS508) or inverted into the first person (RS507) are flagged.
+    """
     probes: list[Probe] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(questions):
@@ -514,6 +576,31 @@ def build_probes(ctx: FileCtx, character: str, kind: str, questions: Sequence[st
                 loc,
                 f"{kind} item {i}: wrapping quotes stripped",
                 repair=f"text={shorten(text, 60)!r}",
+            )
+        if usable and kind == "memorization":
+            persp = probe_perspective(text, list(names))
+            if persp == "first-person":
+                flags.append("first-person")
+                ctx.add(
+                    "RS507",
+                    loc,
+                    f"{kind} item {i} asks about the character in the first person: {shorten(text, 60)!r}",
+                )
+            elif persp == "third-person":
+                flags.append("third-person")
+                ctx.add(
+                    "RS508",
+                    loc,
+                    f"{kind} item {i} is a third-person quiz question, not addressed to the character: "
+                    f"{shorten(text, 60)!r}",
+                )
+        if usable and ANNOTATION_REF_RE.search(text):
+            flags.append("annotation-reference")
+            ctx.add(
+                "RS509",
+                loc,
+                f"{kind} item {i} refers to the annotation material "
+                f"({ANNOTATION_REF_RE.search(text).group(0)!r}): {shorten(text, 60)!r}",
             )
         if usable:
             nk = normalize_text(text)
@@ -682,6 +769,21 @@ def audit_duplicate_prompts(ctx: FileCtx, prompts: list[GrpoPrompt], linenos: di
             first[k] = p.scene_id
 
 
+def audit_vqa_categories(ctx: FileCtx, prompts: Sequence[GrpoPrompt]) -> None:
+    """RS611: one category spelled two ways (case, separators, a plural ``s``) within one prompt file."""
+    groups: dict[str, set[str]] = defaultdict(set)
+    for p in prompts:
+        for q in p.vqa_questions_raw:
+            groups[re.sub(r"[\s_-]+", "_", q.category.strip().lower()).removesuffix("s")].add(q.category)
+    for variants in groups.values():
+        if len(variants) > 1:
+            ctx.add(
+                "RS611",
+                "$.vqa_questions[*].category",
+                f"category spelled {len(variants)} ways: {sorted(variants)}",
+            )
+
+
 # ------------------------------------------------------------------------------------- derived files
 
 
@@ -748,5 +850,6 @@ __all__ = [
     "audit_dialogue_duplicates",
     "audit_vqa",
     "audit_duplicate_prompts",
+    "audit_vqa_categories",
     "compare_derived",
 ]

@@ -47,47 +47,131 @@ def _findings_section(parsed: ParsedRelease) -> str:
     repaired = Counter(f.code for f in parsed.findings if f.repair)
     rows = [[code, rule, sev, n, repaired.get(code, 0)] for (code, rule, sev), n in sorted(by_code.items())]
     sev = Counter(f.severity for f in parsed.findings)
-    head = (f"{len(parsed.findings)} findings: " +
-            ", ".join(f"{sev.get(s, 0)} {s}" for s in ("error", "warning", "info")) + ".")
+    head = (
+        f"{len(parsed.findings)} findings: "
+        + ", ".join(f"{sev.get(s, 0)} {s}" for s in ("error", "warning", "info"))
+        + "."
+    )
     return head + "\n\n" + _table(["code", "rule", "severity", "findings", "repaired"], rows)
 
 
 def _per_character_findings(parsed: ParsedRelease) -> str:
-    codes = sorted({f.code for f in parsed.findings})
+    """The rule catalogue summarised per character: one row per rule that fired, one column per character.
+
+    Rules of the catalogue that found nothing are named below the table, so every problem class is
+    either counted per character or stated absent.
+    """
+    chars = [c.id for c in parsed.characters]
     per: dict[str, Counter] = {}
     for f in parsed.findings:
-        per.setdefault(f.character or "(release)", Counter())[f.code] += 1
-    rows = [[ch] + [per[ch].get(c, "") for c in codes] for ch in sorted(per)]
-    return _table(["character"] + codes, rows)
+        per.setdefault(f.code, Counter())[f.character or "(release)"] += 1
+    cols = chars + (["(release)"] if any(f.character is None for f in parsed.findings) else [])
+    rules = _rules()
+    rows = []
+    for code in sorted(per):
+        r = rules.get(code)
+        counts = per[code]
+        rows.append(
+            [code, getattr(r, "name", ""), getattr(r, "severity", ""), sum(counts.values())]
+            + [counts.get(c, "") for c in cols]
+        )
+    out = _table(["code", "rule", "severity", "total", *cols], rows)
+    silent = [c for c in sorted(rules) if c not in per]
+    if silent:
+        out += "\n\nRules that found nothing: " + ", ".join(f"`{c}` {rules[c].name}" for c in silent) + "."
+    return out
 
 
-def _render_mapping(d: Any, depth: int = 0) -> str:
-    """Readable Markdown for the leakage / floors dicts (nested dicts of numbers)."""
-    if not isinstance(d, dict):
-        return f"{d}"
-    # A dict of per-character dicts of numbers becomes a table.
-    if d and all(isinstance(v, dict) and all(not isinstance(x, dict) for x in v.values()) for v in d.values()):
-        cols = sorted({k for v in d.values() for k in v})
-        return _table(["", *cols], [[k] + [_fmt(v.get(c, "")) for c in cols] for k, v in d.items()])
+LEAKAGE_COLUMNS = (
+    ("dialogue_test_user_in_train", "dialogue test input in train"),
+    ("mcq_question_in_train_kqa", "MCQ question in train KQA"),
+    ("mcq_answer_is_train_kqa_answer", "MCQ answer = a train KQA answer"),
+    ("memorization_in_train_dialogue", "memorization probe in train dialogue"),
+    ("personality_in_train_dialogue", "personality probe in train dialogue"),
+)
+
+
+def _frac(n: int, of: int) -> str:
+    return f"{n}/{of}" if of else "–"
+
+
+def leakage_table(leakage: dict[str, Any]) -> str:
+    """Per character x check: test inputs found in train, as `n/of`, with a bold total row."""
+    checks = [(k, label) for k, label in LEAKAGE_COLUMNS if k in leakage]
+    if not checks:
+        return "No leakage checks were computed."
+    chars = sorted({c for k, _ in checks for c in leakage[k].get("per_character", {})})
+    rows = []
+    for c in chars:
+        cells = []
+        for k, _ in checks:
+            e = leakage[k]["per_character"].get(c, {"n": 0, "of": 0})
+            cells.append(_frac(e["n"], e["of"]))
+        rows.append([c, *cells])
+    total = ["**total**"] + [
+        f"**{_frac(leakage[k]['n'], leakage[k]['of'])}** ({_pct(leakage[k]['rate'])})" for k, _ in checks
+    ]
+    return _table(["character", *(label for _, label in checks)], rows + [total])
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _floor_row(name: str, fl: dict[str, Any]) -> list[Any]:
+    keys = fl["answer_keys"]
+    best = fl["best_constant"]
+    return [
+        name,
+        fl["n"],
+        " / ".join(str(keys.get(k, 0)) for k in "ABCD"),
+        *(_pct(fl[f"always_{k}"]) for k in "ABCD"),
+        _pct(fl["longest_option"]),
+        f"{best['letter']} {_pct(best['accuracy'])}",
+    ]
+
+
+FLOOR_TITLES = {"knowledge_mcq": "Knowledge MCQ (`knowledge_mcq`)", "visual_mcq": "Visual MCQ (`visual_mcq`)"}
+
+
+def floors_tables(floors: dict[str, Any], level: str = "###") -> str:
+    """One table per MCQ family: answer-key distribution and the constant-strategy floors per character."""
+    header = [
+        "character",
+        "n",
+        "keys A / B / C / D",
+        "always A",
+        "always B",
+        "always C",
+        "always D",
+        "longest option",
+        "best constant",
+    ]
     parts = []
-    for k, v in d.items():
-        if isinstance(v, dict):
-            parts.append(f"{'#' * min(6, 4 + depth)} {k}\n\n{_render_mapping(v, depth + 1)}")
-        else:
-            parts.append(f"- **{k}**: {_fmt(v)}")
-    return "\n\n".join(parts)
+    for fam, title in FLOOR_TITLES.items():
+        if fam not in floors:
+            continue
+        f = floors[fam]
+        rows = [_floor_row(c, v) for c, v in sorted(f.get("per_character", {}).items())]
+        total = [f"**{x}**" for x in _floor_row("total", f["total"])]
+        parts.append(f"{level} {title}\n\n" + _table(header, rows + [total]))
+    return "\n\n".join(parts) if parts else "No MCQ items."
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    if isinstance(v, list):
-        return ", ".join(str(x) for x in v)
-    return str(v)
+def _empty_note(counts: dict[str, int]) -> str:
+    empty = [k for k, v in sorted(counts.items()) if not v]
+    if not empty:
+        return ""
+    return (
+        "\nNot written because they have no rows (the `datasets` library cannot load an empty split): "
+        + ", ".join(f"`{k}`" for k in empty)
+        + ".\n"
+    )
 
 
-def dataset_card(parsed: ParsedRelease, source: dict[str, Any], counts: dict[str, int],
-                 configs: dict[str, list[str]]) -> str:
+def dataset_card(
+    parsed: ParsedRelease, source: dict[str, Any], counts: dict[str, int], configs: dict[str, list[str]]
+) -> str:
     chars = parsed.characters
     per_char = []
     for c in chars:
@@ -105,26 +189,40 @@ def dataset_card(parsed: ParsedRelease, source: dict[str, Any], counts: dict[str
                 n[f"{p.kind}_raw"] += 1
                 n[p.kind] += int(p.usable)
         n["grpo"] = sum(1 for g in parsed.grpo_prompts if g.character == c.id)
-        per_char.append([c.id, c.folder, n["img_train"], n["img_test"], n["dlg_train"], n["dlg_test"], n["kqa"],
-                         n["mcq"], f"{n['memorization']}/{n['memorization_raw']}",
-                         f"{n['personality']}/{n['personality_raw']}", n["grpo"]])
+        per_char.append(
+            [
+                c.id,
+                c.folder,
+                n["img_train"],
+                n["img_test"],
+                n["dlg_train"],
+                n["dlg_test"],
+                n["kqa"],
+                n["mcq"],
+                f"{n['memorization']}/{n['memorization_raw']}",
+                f"{n['personality']}/{n['personality_raw']}",
+                n["grpo"],
+            ]
+        )
     src = ", ".join(f"{k}: `{v}`" for k, v in sorted(source.items()) if k != "files")
-    yaml = "\n".join([
-        "---",
-        "pretty_name: RoleScape-20 (audited by rolescape)",
-        "license: other",
-        "license_name: no-licence-in-source",
-        "task_categories:",
-        "- text-generation",
-        "- text-to-image",
-        "- visual-question-answering",
-        "tags:",
-        "- role-play",
-        "- multimodal",
-        "- rolescape",
-        _yaml_configs(configs),
-        "---",
-    ])
+    yaml = "\n".join(
+        [
+            "---",
+            "pretty_name: RoleScape-20 (audited by rolescape)",
+            "license: other",
+            "license_name: no-licence-in-source",
+            "task_categories:",
+            "- text-generation",
+            "- text-to-image",
+            "- visual-question-answering",
+            "tags:",
+            "- role-play",
+            "- multimodal",
+            "- rolescape",
+            _yaml_configs(configs),
+            "---",
+        ]
+    )
     body = f"""
 # RoleScape-20, audited (built by rolescape {__version__}, protocol v{PROTOCOL_VERSION})
 
@@ -148,6 +246,7 @@ re-encoded); `images.container` says what the bytes really are.
 ## Counts
 
 {_table(["config/split", "rows"], [[k, v] for k, v in sorted(counts.items())])}
+{_empty_note(counts)}
 
 ### Per character
 
@@ -161,23 +260,49 @@ beside the cleaned text.
 
 {_findings_section(parsed)}
 
+### Rule catalogue per character
+
+{_per_character_findings(parsed)}
+
 ## Leakage between train and test
 
-{_render_mapping(parsed.leakage)}
+Test inputs found (after normalisation) among the same character's training data, as `n/of` per
+character; the item ids are listed in `leakage.json`.
+
+{leakage_table(parsed.leakage)}
 
 ## MCQ answer-key floors
 
-A constant answer scores this much; report chance-corrected accuracy beside raw accuracy.
+What a constant strategy scores: always answering one letter, or always picking the longest option.
+Report chance-corrected accuracy, and these floors, beside raw accuracy.
 
-{_render_mapping(parsed.floors)}
+{floors_tables(parsed.floors)}
 """
     return yaml + "\n" + body
 
 
 def audit_report(parsed: ParsedRelease, source: dict[str, Any]) -> str:
     rules = _rules()
-    lines = [f"# Audit report ({source.get('kind')}: {source.get('name')})", "", _findings_section(parsed), "",
-             "## Per character", "", _per_character_findings(parsed), "", "## Rules", ""]
+    lines = [
+        f"# Audit report ({source.get('kind')}: {source.get('name')})",
+        "",
+        _findings_section(parsed),
+        "",
+        "## Per character",
+        "",
+        _per_character_findings(parsed),
+        "",
+        "## Leakage between train and test",
+        "",
+        leakage_table(parsed.leakage),
+        "",
+        "## MCQ answer-key floors",
+        "",
+        floors_tables(parsed.floors),
+        "",
+        "## Rules",
+        "",
+    ]
     if rules:
         rows = []
         for code, r in sorted(rules.items()):

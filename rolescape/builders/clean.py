@@ -229,6 +229,48 @@ def clean_probe(raw: str) -> ProbeText:
     return ProbeText(text=s, flags=sorted(flags), meta_reason=reason)
 
 
+# Addressee / perspective of a memorization question (rolescape20-release.md §4.1): most sets speak to
+# the character ("you"); some are third-person quiz questions about it ("What breed is Butin?"), and
+# Hermione's set is inverted into the character's first person ("What is my full name?").
+_SECOND_PERSON = re.compile(r"(?i)\b(?:you|your|yours|yourself|yourselves|ya)\b")
+_FIRST_PERSON = re.compile(r"\b(?:I|my|me|mine|myself)\b|\bI['’](?:m|ve|ll|d)\b")
+_QUESTION_START = re.compile(
+    r"^(?:What|Who|Whom|Whose|Why|How|Where|When|Which|Do|Does|Did|Is|Are|Was|Were|Can|Could|Would|Should|"
+    r"Have|Has|Had)\b"
+)
+# Probes that point at the annotation material rather than the character's world ("In image scene "11"").
+ANNOTATION_REF_RE = re.compile(
+    r"(?i)\bimage\s+(?:scene\s+)?[\"“']?\d+|\bscene\s+[\"“']\d+|\bdialog(?:ue)?\s+excerpts?\b"
+    r"|\b(?:first|final|last|previous)\s+(?:dialog(?:ue)?\s+)?(?:scene|excerpt)\b|\bin (?:one|another) scene\b"
+)
+
+
+def _name_words(names: list[str]) -> list[str]:
+    words = {w for n in names for w in re.split(r"[\s_]+", n.strip()) if len(w) >= 3}
+    return sorted(words, key=lambda w: (-len(w), w))
+
+
+def probe_perspective(text: str, names: list[str]) -> str | None:
+    """``"third-person"``, ``"first-person"`` or None (addressed to the character, or undecidable).
+
+    Third person: a name word of the character (3+ letters, case-sensitive) that is not a vocative
+    (``", Mam?"``, ``"Hey, Pikachu,"``) and no second-person pronoun. First person: a question that
+    starts with a question word, uses I/my/me and no second-person pronoun. Heuristic; for findings only.
+    """
+    if _SECOND_PERSON.search(text):
+        return None
+    for w in _name_words(names):
+        for m in re.finditer(rf"(?<![\w'’-]){re.escape(w)}(?![\w-])", text):
+            before, after = text[: m.start()].rstrip(), text[m.end() :].lstrip()
+            opens = not before or before.endswith((",", "Hey", "Hi", "Hello", "Oh"))
+            vocative = opens and (not after or after[:1] in ",!?.")
+            if not vocative:
+                return "third-person"
+    if _QUESTION_START.match(text) and _FIRST_PERSON.search(text):
+        return "first-person"
+    return None
+
+
 # ----------------------------------------------------------------------------------------- profiles
 
 _CHATTER_HEAD_RE = re.compile(
@@ -347,6 +389,8 @@ __all__ = [
     "repair_text",
     "ProbeText",
     "clean_probe",
+    "probe_perspective",
+    "ANNOTATION_REF_RE",
     "meta_reason",
     "ProfileClean",
     "clean_simplified_profile",

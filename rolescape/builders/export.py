@@ -61,8 +61,8 @@ def write_parquet(path: Path, config: str, rows: list[dict[str, Any]]) -> None:
     import pyarrow.parquet as pq
 
     schema = config_features(config).arrow_schema
-    table = pa.Table.from_pylist(encode_rows(config_model(config), rows), schema=schema)
     path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pylist(encode_rows(config_model(config), rows), schema=schema)
     pq.write_table(table, path, compression="zstd", row_group_size=256, write_statistics=False)
 
 
@@ -71,20 +71,29 @@ def write_build(parsed: ParsedRelease, out: Path, source: dict[str, Any], progre
     tables: dict[tuple[str, str], list[dict[str, Any]]] = dict(metadata_rows(parsed))
     for task, rows in task_rows(parsed).items():
         tables[(task, TASK_SPLIT)] = rows
-    total = len(tables)
-    for i, ((config, split), rows) in enumerate(sorted(tables.items())):
+    # `datasets` cannot load an empty split ("corresponds to no data"), so a config/split without rows
+    # (e.g. t2i_vqa for a user's character without GRPO prompts) is not written; the manifest lists it
+    # under `empty_configs` and BuiltDataset.read returns [] for it.
+    written = {k: v for k, v in tables.items() if v}
+    total = len(written)
+    for i, ((config, split), rows) in enumerate(sorted(written.items())):
         write_parquet(out / parquet_relpath(config, split), config, rows)
         if progress:
             progress("write parquet", i + 1, total)
 
     counts = {f"{c}/{s}": len(r) for (c, s), r in sorted(tables.items())}
-    configs = {c: list(s) for c, s in CONFIG_SPLITS.items()} | {t: [TASK_SPLIT] for t in TASKS}
+    all_configs = {c: list(s) for c, s in CONFIG_SPLITS.items()} | {t: [TASK_SPLIT] for t in TASKS}
+    configs = {c: [s for s in splits if (c, s) in written] for c, splits in all_configs.items()}
+    configs = {c: splits for c, splits in configs.items() if splits}
+    empty = sorted(f"{c}/{s}" for (c, s), r in tables.items() if not r)
 
     from rolescape.builders.card import audit_report, dataset_card
 
     findings = [f.model_dump() for f in parsed.findings]
-    write_text_atomic(out / "audit.jsonl", "".join(json.dumps(f, sort_keys=True, ensure_ascii=False) + "\n"
-                                                   for f in findings))
+    write_text_atomic(
+        out / "audit.jsonl",
+        "".join(json.dumps(f, sort_keys=True, ensure_ascii=False) + "\n" for f in findings),
+    )
     write_text_atomic(out / "audit_report.md", audit_report(parsed, source))
     write_json_atomic(out / "leakage.json", {"leakage": parsed.leakage, "floors": parsed.floors})
     write_text_atomic(out / "README.md", dataset_card(parsed, source, counts, configs))
@@ -104,6 +113,7 @@ def write_build(parsed: ParsedRelease, out: Path, source: dict[str, Any], progre
         "source": source,
         "configs": configs,
         "counts": counts,
+        "empty_configs": empty,
         "findings": _finding_counts(parsed),
         "files": files,
     }

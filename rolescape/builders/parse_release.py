@@ -10,10 +10,11 @@ Policies (rolescape20-release.md §8):
   missing from the built dataset otherwise).
 * Sources of truth: annotation.json, ``<P>_with_image.json``, ``<P>_t2i_instruction.json``, the profile
   texts, the dialogue-extension / knowledge / test JSONs, and the GRPO ``_pure_t2i_with_vqa.jsonl``.
-  ``processed/`` files are regenerated from them and compared line by line (RS203), never used.
+  ``processed/`` files are regenerated from them and compared line by line (RS203), never used; the
+  ``*_parquet/`` folders row by row against the regenerated text and the image bytes (§2.11).
   ``*_full.jsonl``, ``*_full_new.jsonl`` and ``*_t2i_full.jsonl`` are stale (RS005) and never read.
 * Optional: the whole ``flow_grpo`` folder (a character without GRPO prompts gets an RS007 finding),
-  ``processed/``, ``prompts/`` (never read), and ``test/<P>_full_profile.txt`` (missing -> train copy
+  ``processed/``, ``prompts/`` (never used as data; the dialogue-extension prompt is read for RS012), and ``test/<P>_full_profile.txt`` (missing -> train copy
   and an RS204 finding).
 * Findings on extra keys keep the value in ``extra`` where the record has such a field (knowledge QA,
   knowledge MCQ, visual QA/MCQ, VQA rows); on headers and dialogue turns they are reported and ignored.
@@ -40,6 +41,7 @@ from rolescape.builders.audit import (
     audit_duplicate_prompts,
     audit_knowledge_qa,
     audit_vqa,
+    audit_vqa_categories,
     build_probes,
     compare_derived,
     flag_field,
@@ -380,11 +382,14 @@ class CharacterParser:
         result.knowledge_mcq = mcq
 
         # probes
+        desc_name = description_name(self.header.description, self.names.prefix)
+        probe_names = [n for n in (self.names.prefix, desc_name) if n]
         for kind in ("memorization", "personality"):
             obj, shape, ctx = r.json(paths[kind], slug)
             header, questions = parse_test_questions(obj, ctx, shape)
             self.check_header(ctx, header)
-            result.probes += build_probes(ctx, slug, kind, questions, "test_questions")
+            result.probes += build_probes(ctx, slug, kind, questions, "test_questions", probe_names)
+        self._check_prompts()
 
         # derived files and stray files
         self._derived(ann_train, ann_test, ext_train, kqa)
@@ -394,7 +399,6 @@ class CharacterParser:
         # GRPO
         grpo_field = self._grpo(full_profile, result)
 
-        desc_name = description_name(self.header.description, self.names.prefix)
         self.names.add_alias(desc_name)
         self.names.add_alias(grpo_field)
         if not mentions(self.header.description, self.names.prefix):
@@ -424,6 +428,27 @@ class CharacterParser:
         return result
 
     # -- pieces ------------------------------------------------------------------------------------
+
+    def _check_prompts(self) -> None:
+        """RS012: the dialogue-extension prompt pastes description/opening raw; double quotes break its JSON.
+
+        prompts/ is never used as data; it is only read for this check when present.
+        """
+        assert self.header is not None
+        p = self.train_dir / "prompts" / f"{self.names.prefix}_dialogue_extension_prompt.txt"
+        risky = [(k, v) for k in ("description", "opening") if '"' in (v := getattr(self.header, k))]
+        if not risky or not p.is_file():
+            return
+        text = self.reader.text(p, self.slug).text
+        for name, value in risky:
+            if value in text:
+                self.reader.auditor.add(
+                    "RS012",
+                    character=self.slug,
+                    file=self.reader.rel(p),
+                    message=f"the {name} contains double quotes and is pasted unescaped into this prompt's "
+                    f"JSON: {shorten(value[value.index(chr(34)) :], 50)!r}",
+                )
 
     def _check_test_profile(self, full_profile: str) -> bool:
         r = self.reader
@@ -649,6 +674,100 @@ class CharacterParser:
             if split == "train":
                 vlm = expected_vlm_files(P, self.folder, self.header, ann, ext_train, kqa)
                 self._compare_all(base / "processed" / "vlm", vlm)
+                self._compare_parquets(t2i_dir, expected, ann)
+
+    def _compare_parquets(
+        self, t2i_dir: Path, expected: dict[str, list[dict[str, Any]]], ann: list[AnnotatedScene]
+    ) -> None:
+        """§2.11: each ``<P>_<kind>_parquet/`` is its sibling .jsonl plus the raw image bytes.
+
+        Checked row by row: ``image`` must be the bytes of the scene's image file and ``captions`` the
+        JSON ``{"caption": <text>}`` of the regenerated line. Absent folders and Git LFS pointers (blobs
+        not downloaded) are RS007; a mismatch or an unreadable file is RS203. Never used as data.
+        """
+        r = self.reader
+        images = numeric_image_files(self.train_dir)
+        absent = []
+        for name, rows in expected.items():
+            folder = t2i_dir / (name.removesuffix(".jsonl") + "_parquet")
+            if not folder.is_dir():
+                absent.append(folder.name)
+                continue
+            chunks = sorted(x for x in folder.iterdir() if x.is_file() and x.suffix == ".parquet")
+            if not chunks:
+                absent.append(folder.name)
+                continue
+            got: list[tuple[str, int, Any]] = []
+            for chunk in chunks:
+                ctx = r.ctx(chunk, self.slug)
+                r.files_read.add(r.rel(chunk))
+                head = chunk.read_bytes()[:64]
+                if head.startswith(b"version https://git-lfs"):
+                    ctx.add(
+                        "RS007",
+                        "",
+                        "Git LFS pointer, the parquet blob is not in this copy: not cross-checked",
+                    )
+                    got = []
+                    break
+                try:
+                    import pyarrow.parquet as pq
+
+                    table = pq.read_table(chunk, columns=["image", "captions"])
+                except Exception as e:  # pyarrow raises several types for a corrupt file or a missing column
+                    ctx.add("RS203", "", f"unreadable derived parquet: {shorten(str(e), 80)}")
+                    got = []
+                    break
+                got += [(r.rel(chunk), i, row) for i, row in enumerate(table.to_pylist())]
+            else:
+                self._compare_parquet_rows(rows, got, ann, images)
+        if absent:
+            r.auditor.add(
+                "RS007",
+                character=self.slug,
+                file=r.rel(t2i_dir),
+                message=f"{len(absent)} derived parquet folder(s) absent: not cross-checked "
+                f"({', '.join(absent[:2])}{' …' if len(absent) > 2 else ''})",
+            )
+
+    def _compare_parquet_rows(
+        self,
+        rows: list[dict[str, Any]],
+        got: list[tuple[str, int, Any]],
+        ann: list[AnnotatedScene],
+        images: dict[str, Path],
+    ) -> None:
+        import json as _json
+
+        r = self.reader
+        if not got:
+            return
+        first_file = got[0][0]
+        if len(got) != len(rows):
+            r.auditor.add(
+                "RS203",
+                character=self.slug,
+                file=first_file,
+                message=f"{len(got)} rows, but the sibling .jsonl regenerated from the sources has {len(rows)}",
+            )
+        for (rel, i, row), exp, sc in zip(got, rows, ann, strict=False):
+            problems = []
+            img = images.get(sc.image_id)
+            data = row.get("image")
+            if not isinstance(data, bytes) or img is None or data != img.read_bytes():
+                problems.append(f"image is not the bytes of {sc.image_id}.png")
+            try:
+                cap = _json.loads(row.get("captions") or "")
+            except ValueError:
+                cap = None
+            if cap != {"caption": exp["text"]}:
+                problems.append(
+                    f"captions is not {{'caption': <line {i + 1} text>}}: {shorten(str(row.get('captions')), 50)!r}"
+                )
+            if problems:
+                r.auditor.add(
+                    "RS203", character=self.slug, file=rel, location=f"row {i}", message="; ".join(problems)
+                )
 
     def _compare_all(self, folder: Path, expected: dict[str, list[dict[str, Any]]]) -> None:
         r = self.reader
@@ -852,6 +971,7 @@ class CharacterParser:
                 )
             )
         audit_duplicate_prompts(ctx, prompts, linenos)
+        audit_vqa_categories(ctx, prompts)
         result.grpo_prompts = prompts
         return fields[0] if len(fields) == 1 else (rows[0].character if rows else None)
 
@@ -916,6 +1036,113 @@ def _junk_scan(
                         message=f"stray {f}",
                         repair="ignored",
                     )
+
+
+DATASET_INFO_REL = "data/dataset_info.py"
+
+
+def _dataset_info_entries(text: str) -> dict[str, dict[str, Any]] | None:
+    """``{"group.name": entry}`` from the ``DATASET_INFO = {...}`` literal; None if there is none.
+
+    The module is parsed with :mod:`ast` and only that dict literal is evaluated: nothing is executed.
+    """
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    for node in tree.body:
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
+        if (
+            any(isinstance(t, ast.Name) and t.id == "DATASET_INFO" for t in targets)
+            and node.value is not None
+        ):
+            try:
+                info = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            if not isinstance(info, dict):
+                return None
+            return {
+                f"{group}.{name}": entry
+                for group, entries in info.items()
+                if isinstance(entries, dict)
+                for name, entry in entries.items()
+                if isinstance(entry, dict)
+            }
+    return None
+
+
+def _count_samples(path: Path) -> int | None:
+    """Lines of a JSONL file, or rows of the parquet files in a folder; None when it cannot be counted."""
+    if path.is_file() and path.suffix == ".jsonl":
+        with open(path, "rb") as f:
+            return sum(1 for line in f if line.strip())
+    if path.is_dir():
+        chunks = sorted(x for x in path.iterdir() if x.is_file() and x.suffix == ".parquet")
+        if not chunks:
+            return None
+        import pyarrow.parquet as pq
+
+        try:
+            return sum(pq.ParquetFile(c).metadata.num_rows for c in chunks)
+        except Exception:  # a Git LFS pointer or a corrupt file: reported by the parquet cross-check
+            return None
+    return None
+
+
+def _audit_dataset_info(layout: Layout, reader: Reader, folder_slug: dict[str, str]) -> None:
+    """§1.3: ``data/dataset_info.py`` registers paths that do not exist and counts that disagree.
+
+    The file is training-code configuration, not data: it is only checked, never used.
+    """
+    path = layout.root / DATASET_INFO_REL
+    if not path.is_file():
+        return
+    entries = _dataset_info_entries(reader.text(path, None).text)
+    if entries is None:
+        reader.auditor.add(
+            "RS013",
+            character=None,
+            file=DATASET_INFO_REL,
+            message="no DATASET_INFO dict literal found: not checked",
+        )
+        return
+    for name, entry in entries.items():
+        rel = entry.get("jsonl_path") or entry.get("data_dir")
+        if not isinstance(rel, str):
+            continue
+        target = layout.root / rel
+        parts = Path(rel).parts
+        char = None
+        if len(parts) >= 5 and parts[:2] == ("data", "personalized_data"):
+            char = folder_slug.get(parts[3])
+        if not target.exists():
+            reader.auditor.add(
+                "RS013",
+                character=char,
+                file=DATASET_INFO_REL,
+                location=name,
+                message=f"{name}: registered path {rel!r} does not exist",
+            )
+            continue
+        declared = entry.get("num_total_samples")
+        actual = _count_samples(target)
+        if isinstance(declared, int) and actual is not None and declared != actual:
+            reader.auditor.add(
+                "RS014",
+                character=char,
+                file=DATASET_INFO_REL,
+                location=name,
+                message=f"{name}: num_total_samples {declared}, but {rel} has {actual}",
+            )
 
 
 def _decode_images(
@@ -1020,6 +1247,7 @@ def _parse_release(root: Path, progress: Progress | None) -> ParsedRelease:
             message="duplicate copy of data/personalized_data",
             repair="not read",
         )
+    _audit_dataset_info(layout, reader, slugs)
     _junk_scan(layout, reader, slugs, grpo_names)
     reader.flush_newline_findings()
 

@@ -421,7 +421,8 @@ def parse_knowledge_qa(
             ctx.add("RS403", f"{jp}.type", f"{item_id}: type {qtype!r} is not one of the 14 allowed types")
         for j, e in enumerate(evidence):
             flag_field(ctx, f"{jp}.evidence" + (f"[{j}]" if ev_list else ""), e)
-        steps = [repair_field(ctx, f"{jp}.reasoning_steps[{j}]", s) for j, s in enumerate(steps)]
+        for j, step in enumerate(steps):  # kept verbatim (no raw sibling field): flagged, not repaired
+            flag_field(ctx, f"{jp}.reasoning_steps[{j}]", step)
         status = profile.status(evidence)
         report_evidence(ctx, f"{jp}.evidence", item_id, status, evidence)
         confidence = shape.as_number(shape.key(d, "confidence", jp), f"{jp}.confidence")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -210,6 +211,63 @@ def sniff_container(data: bytes) -> str | None:
     return None
 
 
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    i = 2
+    while i + 9 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xDA)):  # markers without a length
+            i += 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+            return w, h
+        i += 2 + struct.unpack(">H", data[i + 2 : i + 4])[0]
+    return None
+
+
+def header_size(data: bytes, container: str) -> tuple[int, int] | None:
+    """(width, height) read from the container header bytes alone, before any decoder sees the file.
+
+    None when the header is too short or not understood (PIL then reads it, with its own bomb guard).
+    """
+    try:
+        if container == "PNG" and data[12:16] == b"IHDR":
+            return struct.unpack(">II", data[16:24])
+        if container == "GIF":
+            return struct.unpack("<HH", data[6:10])
+        if container == "BMP":
+            w, h = struct.unpack("<ii", data[18:26])
+            return abs(w), abs(h)
+        if container == "JPEG":
+            return _jpeg_size(data)
+        if container == "WEBP":
+            kind = data[12:16]
+            if kind == b"VP8X":
+                return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+            if kind == b"VP8 ":
+                w, h = struct.unpack("<HH", data[26:30])
+                return w & 0x3FFF, h & 0x3FFF
+            if kind == b"VP8L":
+                bits = int.from_bytes(data[21:25], "little")
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    except struct.error:
+        return None
+    return None
+
+
+def _too_large(path: Path, width: int, height: int) -> InputError:
+    return InputError(
+        f"image is {width}x{height} = {width * height / 1e6:.1f} megapixels, over the "
+        f"{MAX_PIXELS // 1_000_000} megapixel limit; refused before decoding",
+        path=path,
+    )
+
+
 @dataclass
 class ImageInfo:
     container: str
@@ -234,17 +292,16 @@ def inspect_image(path: Path, data: bytes) -> ImageInfo:
     container = sniff_container(data)
     if container is None:
         raise InputError(f"not an image (unknown magic bytes {data[:8].hex()})", path=path)
+    size = header_size(data, container)
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise _too_large(path, *size)  # before PIL parses anything (its own guard words it differently)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             width, height = img.size  # header only: nothing decoded yet
             if width * height > MAX_PIXELS:
-                raise InputError(
-                    f"image is {width}x{height} = {width * height / 1e6:.1f} megapixels, over the "
-                    f"{MAX_PIXELS // 1_000_000} megapixel limit; refused before decoding",
-                    path=path,
-                )
+                raise _too_large(path, width, height)
             if width <= 0 or height <= 0:
                 raise InputError(f"image has an empty size {width}x{height}", path=path)
             img.load()
@@ -312,6 +369,7 @@ __all__ = [
     "type_name",
     "MAX_PIXELS",
     "sniff_container",
+    "header_size",
     "ImageInfo",
     "inspect_image",
     "read_image_bytes",

@@ -22,9 +22,9 @@ HUB_RE = re.compile(r"^hf://datasets/(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<rev>[\w./-
 
 @dataclass(frozen=True)
 class ResolvedSource:
-    root: Path        # release repository root (contains data/personalized_data)
-    kind: str         # "local" | "hub" | "demo"
-    name: str         # display name: folder name, repo id or "demo"
+    root: Path  # release repository root (contains data/personalized_data)
+    kind: str  # "local" | "hub" | "demo"
+    name: str  # display name: folder name, repo id or "demo"
     revision: str | None = None
 
 
@@ -113,6 +113,8 @@ def resolve_hub(spec: str) -> ResolvedSource:
         from huggingface_hub import snapshot_download
     except ImportError:  # pragma: no cover - it is a core dependency
         raise SourceError("huggingface_hub is not installed; pip install huggingface_hub") from None
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
     try:
         path = snapshot_download(repo_id=repo, repo_type="dataset", revision=rev, local_files_only=True)
     except Exception:
@@ -120,13 +122,23 @@ def resolve_hub(spec: str) -> ResolvedSource:
             raise SourceError(offline_hint + " (HF_HUB_OFFLINE is set)") from None
         try:
             path = snapshot_download(repo_id=repo, repo_type="dataset", revision=rev)
-        except Exception as e:
-            name = type(e).__name__
-            if "NotFound" in name or "RepositoryNotFound" in name or "Revision" in name:
-                raise SourceError(f"hf://datasets/{repo}: {name}: the repository or revision does not exist") from None
-            raise SourceError(offline_hint + f" ({name})") from None
+        except GatedRepoError:
+            raise SourceError(
+                f"hf://datasets/{repo}: the repository is gated; accept its terms on the Hub and log in "
+                "(HF_TOKEN or `huggingface-cli login`), or pass --source /path/to/a/local/copy"
+            ) from None
+        except RevisionNotFoundError:
+            raise SourceError(f"hf://datasets/{repo}: revision {rev!r} does not exist") from None
+        except RepositoryNotFoundError:
+            raise SourceError(
+                f"hf://datasets/{repo}: the dataset repository does not exist (or is private: log in)"
+            ) from None
+        except Exception as e:  # no connection (LocalEntryNotFoundError), timeouts, proxies, HTTP 5xx ...
+            raise SourceError(offline_hint + f" ({type(e).__name__})") from None
     snapshot = Path(path)
-    return ResolvedSource(root=_hub_layout_root(snapshot, repo), kind="hub", name=repo, revision=snapshot.name)
+    return ResolvedSource(
+        root=_hub_layout_root(snapshot, repo), kind="hub", name=repo, revision=snapshot.name
+    )
 
 
 def resolve_source(spec: str | Path) -> ResolvedSource:

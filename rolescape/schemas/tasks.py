@@ -16,7 +16,14 @@ TaskName = Literal[
     "roleplay", "t2i", "t2i_vqa", "knowledge_mcq", "visual_mcq", "dialogue", "memorization", "personality"
 ]
 TASKS: tuple[str, ...] = (
-    "roleplay", "t2i", "t2i_vqa", "knowledge_mcq", "visual_mcq", "dialogue", "memorization", "personality",
+    "roleplay",
+    "t2i",
+    "t2i_vqa",
+    "knowledge_mcq",
+    "visual_mcq",
+    "dialogue",
+    "memorization",
+    "personality",
 )
 
 
@@ -39,13 +46,20 @@ class RoleplayItem(TaskItem):
     description: str
     opening: str
     user_text: str
-    prompt: str = Field(description="the release's RP training template filled in (rolescape20-release.md §2.13)")
+    prompt: str = Field(
+        description="the release's RP training template filled in (rolescape20-release.md §2.13)"
+    )
     reference_response: str
     reference_image: ImageData
     reference_image_key: str
     reference_generation_instruction: str
     reference_thinking_process: str
     t2i_instruction: str
+    train_image_keys: list[str] = Field(
+        default_factory=list,
+        description="the character's train images (references for clip_i / dino / face_sim): keys into the "
+        "`images` config, in image-id order",
+    )
     accepts: ClassVar[frozenset[str]] = frozenset({"text", "image", "images"})
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("text",), ("image", "images"))
 
@@ -55,6 +69,11 @@ class T2IItem(TaskItem):
     prompt: str
     reference_image: ImageData
     reference_image_key: str
+    train_image_keys: list[str] = Field(
+        default_factory=list,
+        description="the character's train images (references for clip_i / dino / face_sim): keys into the "
+        "`images` config, in image-id order",
+    )
     accepts: ClassVar[frozenset[str]] = frozenset({"image", "images"})
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("image", "images"),)
 
@@ -64,6 +83,11 @@ class T2IVQAItem(TaskItem):
     prompt: str
     vqa_questions_raw: list[VQAQuestion]
     vqa_questions: list[VQAQuestion]
+    train_image_keys: list[str] = Field(
+        default_factory=list,
+        description="the character's train images (references for clip_i / dino / face_sim): keys into the "
+        "`images` config, in image-id order",
+    )
     accepts: ClassVar[frozenset[str]] = frozenset({"image", "images"})
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("image", "images"),)
 
@@ -108,6 +132,11 @@ class ProbeItem(TaskItem):
     question_raw: str
     description: str
     opening: str
+    reference_profile: str = Field(
+        "",
+        description="what a response is judged against (no reference answer exists): memorization -> the full "
+        "profile (meta-text removed), personality -> the simplified personality profile (chatter removed)",
+    )
     accepts: ClassVar[frozenset[str]] = frozenset({"text"})
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("text",),)
 

@@ -212,6 +212,40 @@ def _write_text(name: str, text: str, split: str = "train") -> Mut:
     return lambda m: m.file(name, split).write_text(text, encoding="utf-8")
 
 
+def _dataset_info(entries: dict[str, tuple[str, int]]) -> Mut:
+    """Write data/dataset_info.py the way the release does: a module with a DATASET_INFO dict literal."""
+
+    def f(m: MiniRelease) -> None:
+        body = "".join(
+            f"        {name!r}: {{'data_dir': 'data', 'jsonl_path': {path!r}, 'num_total_samples': {n}}},\n"
+            for name, (path, n) in entries.items()
+        )
+        (m.root / "data" / "dataset_info.py").write_text(
+            "from .vlm_dataset import SftJSONLIterableDataset  # never imported by rolescape\n\n"
+            "DATASET_INFO = {\n    'vlm_sft': {\n" + body + "    },\n}\n"
+        )
+
+    return f
+
+
+VLM = f"data/personalized_data/train/{MINI_FOLDER}/processed/vlm/{MINI_PREFIX}"
+
+
+def _quoted_description_in_prompt(m: MiniRelease) -> None:
+    """Give the description double quotes everywhere it appears, and a prompt that pastes it raw."""
+    for p in sorted(m.root.rglob("*.json*")):
+        p.write_text(
+            p.read_text(encoding="utf-8").replace("kite maker", '\\"kite maker\\"'), encoding="utf-8"
+        )
+    desc = m.load(m.file("annotation.json"))["description"]
+    assert '"kite maker"' in desc
+    prompt = m.train / "prompts" / f"{MINI_PREFIX}_dialogue_extension_prompt.txt"
+    prompt.parent.mkdir()
+    prompt.write_text(
+        'Generate dialogues.\n{"description": "' + desc + '", "opening": "..."}\n', encoding="utf-8"
+    )
+
+
 CASES: dict[str, Mut] = {
     "RS001": _add_file(f"data/personalized_data/train/{MINI_FOLDER}/.DS_Store"),
     "RS002": _crlf,
@@ -224,6 +258,9 @@ CASES: dict[str, Mut] = {
     "RS009": _add_file("flow_grpo/data/personalized_data/README"),
     "RS010": _rename_prefix,
     "RS011": _add_file("flow_grpo/dataset/personalized_t2i/Somebody_Else/x.jsonl"),
+    "RS012": _quoted_description_in_prompt,
+    "RS013": _dataset_info({"pyra_vlm": ("data/ours/Xenoblade2-Pyra/Pyra_vlm.jsonl", 10)}),
+    "RS014": _dataset_info({"tess_knowledge_qa": (f"{VLM}_knowledge_qa.jsonl", 50)}),
     "RS101": _jpeg_in_png,
     "RS102": _transparent,
     "RS103": lambda m: Image.new("RGB", (8, 8)).save(m.train / "2.png"),
@@ -278,6 +315,15 @@ CASES: dict[str, Mut] = {
         )
         for s in ("train", "test")
     ],
+    "RS507": _edit(
+        "{P}_memorization_test.json", _append("test_questions", "What is my favourite kite called?")
+    ),
+    "RS508": _edit(
+        "{P}_memorization_test.json", _append("test_questions", "What does Tess build kites from?")
+    ),
+    "RS509": _edit(
+        "{P}_memorization_test.json", _append("test_questions", 'In image scene "1", why is the kite red?')
+    ),
     "RS601": _vqa(lambda q: q.append(dict(q[0]))),
     "RS602": _vqa(lambda q: q.append(dict(q[0], answer="no", weight=0.4))),
     "RS603": _vqa(lambda q: q[0].update(answer="unknown")),
@@ -292,6 +338,7 @@ CASES: dict[str, Mut] = {
     "RS610": _edit_grpo(
         lambda rows, kind: [r.update(reference_images_path="dataset/elsewhere") for r in rows]
     ),
+    "RS611": _vqa(lambda q: q.append(dict(q[0], question="Is Tess running?", category="Actions"))),
     "RS701": _edit("{P}_knowledge_qa.json", _set("qa_items.0.answer", "Emb游戏副本 the dragon")),
     "RS702": _edit(
         "{P}_dialogue_text_extension_test.json", _set("scenes.0.1.text", "They get higher by19% at dusk.")
@@ -312,7 +359,7 @@ def test_rule_fires_on_planted_defect(mini_release: MiniRelease, code: str):
     f = hits[0]
     assert f.rule == RULES[code].name and f.severity == RULES[code].severity
     assert f.file and not f.file.startswith("/") and f.message
-    if code not in ("RS009", "RS011", "RS410"):
+    if code not in ("RS009", "RS011", "RS013", "RS410"):
         assert f.character == (
             "tessr" if code == "RS010" else "tess-ray"
         )  # RS010: the detected prefix names it
@@ -515,3 +562,141 @@ def test_name_near_miss_case_insensitive(mini_release: MiniRelease):
     assert mentions("Will Courageux, known as 'Will in Vietnam,' is a creator.", "Will In Vietnam")
     assert not mentions("Yagi Yui is a genius.", "YuiYagi")
     assert json.loads(json.dumps(sorted(RULES)))  # catalogue keys are plain strings
+
+
+def test_probe_perspective_near_misses():
+    from rolescape.builders.clean import probe_perspective
+
+    names = ["Tess Ray"]
+    assert probe_perspective("What does Tess build kites from?", names) == "third-person"
+    assert probe_perspective("In 2019, Tess won a prize. What was it?", names) == "third-person"
+    assert probe_perspective("What is my favourite kite called?", names) == "first-person"
+    # addressed to the character: a second-person pronoun, or the name as a vocative
+    assert probe_perspective("Tess, what do you build kites from?", names) is None
+    assert probe_perspective("What are you building, Tess?", names) is None
+    assert probe_perspective("What's happening, Tess?", names) is None
+    assert probe_perspective("Hey, Tess, want to fly one?", names) is None
+    # the user speaking in the first person is not an inverted question
+    assert probe_perspective("I heard a noise on the hill. Should we check it out?", names) is None
+    # short name words (< 3 letters) and other people's names never count
+    assert probe_perspective("What did Ray's friend Al bring?", ["Al"]) is None
+
+
+def test_perspective_rules_only_for_memorization(mini_release: MiniRelease):
+    mini_release.edit(
+        mini_release.file("{P}_personality_test.json"),
+        lambda o: o["test_questions"].append("What does Tess build kites from?"),
+    )
+    assert mini_release.parse().findings == []
+
+
+def test_annotation_reference_near_misses():
+    from rolescape.builders.clean import ANNOTATION_REF_RE
+
+    for hit in (
+        'In image scene "11", Will gives a thumbs-up.',
+        "In her final dialogue excerpt, she says",
+        "In one scene, Yui says",
+    ):
+        assert ANNOTATION_REF_RE.search(hit), hit
+    for miss in (
+        "What is your favourite scene in the film?",
+        "Describe the image you want to paint.",
+        "Scene 2 of the play",
+    ):
+        assert not ANNOTATION_REF_RE.search(miss), miss
+
+
+# ------------------------------------------------------------------- derived parquet (§2.11)
+
+
+def _rewrite_parquet(m: MiniRelease, fn) -> None:
+    import pyarrow.parquet as pq
+
+    p = m.t2i_parquet(f"{MINI_PREFIX}_t2i.jsonl")
+    rows = pq.read_table(p).to_pylist()
+    fn(rows)
+    import pyarrow as pa
+
+    pq.write_table(pa.Table.from_pylist(rows, schema=pq.read_schema(p)), p)
+
+
+@pytest.mark.parametrize(
+    ("plant", "code", "location", "needle"),
+    [
+        (
+            lambda m: _rewrite_parquet(m, lambda r: r[1].update(image=r[0]["image"])),
+            "RS203",
+            "row 1",
+            "bytes of 1.png",
+        ),
+        (
+            lambda m: _rewrite_parquet(
+                m, lambda r: r[0].update(captions=json.dumps({"caption": "old text"}))
+            ),
+            "RS203",
+            "row 0",
+            "captions",
+        ),
+        (lambda m: _rewrite_parquet(m, lambda r: r.pop()), "RS203", "", "1 rows, but"),
+        (
+            lambda m: m.t2i_parquet(f"{MINI_PREFIX}_t2i.jsonl").write_bytes(b"PAR1 not really"),
+            "RS203",
+            "",
+            "unreadable derived parquet",
+        ),
+        (
+            lambda m: m.t2i_parquet(f"{MINI_PREFIX}_t2i.jsonl").write_text(
+                "version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 1\n"
+            ),
+            "RS007",
+            "",
+            "Git LFS pointer",
+        ),
+        (
+            lambda m: shutil.rmtree(m.t2i_parquet(f"{MINI_PREFIX}_t2i.jsonl").parent),
+            "RS007",
+            "",
+            "1 derived parquet folder(s) absent",
+        ),
+    ],
+)
+def test_derived_parquet_cross_check(mini_release: MiniRelease, plant, code, location, needle):
+    plant(mini_release)
+    findings = mini_release.parse().findings
+    assert [f.code for f in findings] == [code], [(f.code, f.message) for f in findings]
+    f = findings[0]
+    assert f.location == location and needle in f.message
+    assert f.file.startswith(f"data/personalized_data/train/{MINI_FOLDER}/processed/t2i")
+
+
+def test_dataset_info_with_true_counts_is_silent(mini_release: MiniRelease):
+    _dataset_info(
+        {
+            "tess_knowledge_qa": (f"{VLM}_knowledge_qa.jsonl", 2),
+            "tess_vlm_extension": (f"{VLM}_vlm_extension.jsonl", 4),
+        }
+    )(mini_release)
+    # a parquet folder entry (data_dir only) is counted by rows
+    info = mini_release.root / "data" / "dataset_info.py"
+    text = info.read_text().replace(
+        "    },\n}",
+        f"    }},\n    't2i_pretrain': {{'tess_t2i': {{'data_dir': "
+        f"'data/personalized_data/train/{MINI_FOLDER}/processed/t2i/{MINI_PREFIX}_t2i_parquet', "
+        "'num_files': 1, 'num_total_samples': 2, 'kind': 'parquet'}},\n}",
+    )
+    info.write_text(text)
+    assert mini_release.parse().findings == []
+    info.write_text(text.replace("'num_total_samples': 2, 'kind'", "'num_total_samples': 12, 'kind'"))
+    f = [x for x in mini_release.parse().findings if x.code == "RS014"]
+    assert len(f) == 1 and f[0].location == "t2i_pretrain.tess_t2i" and "has 2" in f[0].message
+    assert f[0].character == "tess-ray"
+
+
+def test_dataset_info_is_parsed_never_executed(mini_release: MiniRelease, tmp_path: Path):
+    marker = tmp_path / "executed"
+    (mini_release.root / "data" / "dataset_info.py").write_text(
+        f"open({str(marker)!r}, 'w').write('x')\nDATASET_INFO = {{'g': {{'e': {{'data_dir': 'nowhere'}}}}}}\n"
+    )
+    codes = [f.code for f in mini_release.parse().findings]
+    assert codes == ["RS013"] and not marker.exists()

@@ -536,3 +536,29 @@ def test_accepts_the_personalized_data_folder(mini_release: Any):
     b = parse_release(mini_release.data)
     c = parse_release(mini_release.root / "data")
     assert a == b == c and a.root == str(mini_release.root.resolve())
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "kw"),
+    [
+        ("PNG", "RGBA", {}),
+        ("JPEG", "RGB", {}),
+        ("JPEG", "RGB", {"progressive": True}),
+        ("GIF", "P", {}),
+        ("BMP", "RGB", {}),
+        ("WEBP", "RGB", {"lossless": True}),
+        ("WEBP", "RGB", {"quality": 50}),
+        ("WEBP", "RGBA", {"quality": 50}),
+    ],
+)
+def test_header_size_agrees_with_pil(fmt, mode, kw):
+    import io as _io
+
+    from rolescape.builders.raw import header_size, sniff_container
+
+    buf = _io.BytesIO()
+    Image.new(mode, (317, 129)).save(buf, format=fmt, **kw)
+    data = buf.getvalue()
+    assert sniff_container(data) == fmt
+    assert tuple(header_size(data, fmt)) == (317, 129)
+    assert header_size(data[:5], fmt) is None  # too short: left to PIL

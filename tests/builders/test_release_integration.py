@@ -377,3 +377,126 @@ def test_demo_defects_are_found(demo_release: Path):
     assert parsed.floors["visual_mcq"]["total"]["answer_keys"] == {"A": 1, "B": 15, "C": 12, "D": 0}
     maple = [p for p in parsed.probes if p.character == "maple-crumb" and p.kind == "personality"]
     assert [p.index for p in maple if not p.usable] == [2, 4, 5, 6, 7]
+
+
+def test_new_problem_classes_per_character(parsed: ParsedRelease):
+    """§4.1 perspective and annotation references, §4.5 quotes in prompts, §4.7 category variants."""
+    # Table A: Hermione's memorization set is inverted into the first person (17/20)
+    assert per_char(parsed, "RS507") == {"hermione": 17}
+    # Table A's third-person quiz counts (Butin 20, Coco 19, Chandler 20, Furina 17, Ichihime 14, Miki 15,
+    # Pikachu 14, Will 17); YuiYagi and Mydieu too, whose questions use "Yui Yagi" / "My Dieu", the names
+    # of their descriptions, which the inventory's prefix-based heuristic could not see
+    assert per_char(parsed, "RS508") == {
+        "butin": 20,
+        "coco": 19,
+        "chandler": 20,
+        "furina": 17,
+        "ichihime": 14,
+        "miki-nikaidou": 15,
+        "pikachu": 14,
+        "will-in-vietnam": 17,
+        "yuiyagi": 16,
+        "mydieu": 18,
+    }
+    # 'In image scene "11"', 'final dialogue excerpt', 'In one scene' ...
+    assert by_code(parsed)["RS509"] == 7
+    # descriptions quoting "snaccos", "Mam requires snacks", "Great Sage" pasted raw into the prompts
+    assert per_char(parsed, "RS012") == {"butin": 1, "mam": 1, "wukong": 1}
+    assert per_char(parsed, "RS611") == {"chandler": 1}  # relationship / relationships
+    # the copy leaves out the derived parquet folders: one RS007 per character says they were not checked
+    parquet = [f for f in parsed.findings if f.code == "RS007" and "parquet" in f.message]
+    assert len(parquet) == 20 and all(f.message.startswith("4 derived parquet") for f in parquet)
+
+
+@pytest.fixture(scope="module")
+def built_copy(raw_release: Path, tmp_path_factory) -> Path:
+    from rolescape.cli import main
+
+    out = tmp_path_factory.mktemp("release") / "built"
+    assert main(["build", "--source", str(raw_release), "--out", str(out)]) == 0
+    return out
+
+
+def test_built_counts_agree_with_the_inventory(built_copy: Path):
+    import json
+
+    m = json.loads((built_copy / "manifest.json").read_text())
+    c = m["counts"]
+    # one config per task of the protocol (benchmark-protocol.md): 65 test scenes, 65 t2i instructions,
+    # 688 GRPO prompts, 200 knowledge MCQ, 989 visual MCQ, 400 held-out dialogues, and the usable probes
+    assert {
+        t: c[f"{t}/test"]
+        for t in (
+            "roleplay",
+            "t2i",
+            "t2i_vqa",
+            "knowledge_mcq",
+            "visual_mcq",
+            "dialogue",
+            "memorization",
+            "personality",
+        )
+    } == {
+        "roleplay": 65,
+        "t2i": 65,
+        "t2i_vqa": 688,
+        "knowledge_mcq": 200,
+        "visual_mcq": 989,
+        "dialogue": 400,
+        "memorization": 391,
+        "personality": 317,
+    }
+    # the metadata configs: §6 totals
+    assert (c["characters/full"], c["images/train"], c["images/test"]) == (20, 198, 65)
+    assert (c["scenes/train"], c["scenes/test"]) == (198, 65)
+    assert (c["dialogues/train"], c["dialogues/test"]) == (3797, 400)
+    assert (c["knowledge_qa/train"], c["grpo_prompts/train"], c["probes/full"]) == (2000, 688, 392 + 367)
+    assert m["empty_configs"] == []
+    assert m["source"]["kind"] == "local" and m["source"]["identity"].startswith("local:")
+
+
+def test_built_copy_validates_and_reads_back(built_copy: Path):
+    from collections import Counter
+
+    from rolescape.builders.validate import validate_built
+    from rolescape.dataset import BuiltDataset
+
+    assert validate_built(built_copy) == []
+    bd = BuiltDataset(built_copy)
+    rp = bd.task_items("roleplay")
+    per = Counter(r["character"] for r in rp)
+    assert (per["ichihime"], per["yuiyagi"], per["chandler"]) == (5, 6, 3)
+    assert all(r["id"] == f"roleplay/{r['character']}/{r['item']}" for r in rp)
+    chandler = next(r for r in rp if r["character"] == "chandler")
+    assert len(chandler["train_image_keys"]) == 12
+    imgs = {r["key"]: r for r in bd.images("train")}
+    # the 9 JPEG files named .png keep their JPEG bytes: never re-encoded
+    jpeg = [r for r in imgs.values() if r["container"] == "JPEG"]
+    assert len(jpeg) == 9 and all(r["image"]["bytes"][:3] == b"\xff\xd8\xff" for r in jpeg)
+    mem = bd.task_items("memorization")
+    assert mem[0]["reference_profile"] == bd.character(mem[0]["character"])["full_profile_clean"]
+    card = (built_copy / "README.md").read_text()
+    assert "| **total** | **86/400** (21.5%) | **37/200** (18.5%) |" in card
+    assert (
+        "| **total** | **200** | **7 / 83 / 99 / 11** | **3.5%** | **41.5%** | **49.5%** | **5.5%** | **53.0%** |"
+        in card
+    )
+
+
+def test_two_builds_of_the_copy_are_byte_identical(raw_release: Path, built_copy: Path, tmp_path):
+    import hashlib
+
+    from rolescape.builders.build import build
+
+    again = tmp_path / "again"
+    build(raw_release, again)
+
+    def tree(root: Path) -> dict[str, str]:
+        return {
+            p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
+
+    a, b = tree(built_copy), tree(again)
+    assert len(a) > 20 and a == b
