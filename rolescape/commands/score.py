@@ -146,6 +146,12 @@ def register(app: typer.Typer) -> None:
             None, "--judge-url", help="OpenAI-compatible endpoint for the judge_* metrics."
         ),
         judge_model: str = typer.Option(None, "--judge-model", help="Judge model id at --judge-url."),
+        judge_key_env: str = typer.Option(
+            "ROLESCAPE_JUDGE_API_KEY", "--judge-key-env",
+            help="Environment variable holding the judge's API key (the key itself is never printed)."
+        ),
+        judge_concurrency: int = typer.Option(4, "--judge-concurrency", help="Parallel judge requests."),
+        judge_timeout: float = typer.Option(60.0, "--judge-timeout", help="Seconds per judge request."),
         name: str = typer.Option(
             None, "--name", help="Name of the system scored (default: the predictions folder)."
         ),
@@ -177,6 +183,10 @@ def register(app: typer.Typer) -> None:
             options["judge_url"] = judge_url
         if judge_model:
             options["judge_model"] = judge_model
+        if judge_url:
+            options["judge_key_env"] = judge_key_env
+            options["judge_concurrency"] = judge_concurrency
+            options["judge_timeout"] = judge_timeout
         if options_permutation is not None:
             options["options_permutation"] = load_permutations(options_permutation)
         run_name = name or predictions.resolve().parent.name or predictions.stem
