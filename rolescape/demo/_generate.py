@@ -22,6 +22,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from rolescape.builders.parsers import rp_prompt, t2i_prompt, t2i_think_prompt, think_prompt
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "release"
 DATA = "data/personalized_data"
@@ -660,34 +662,8 @@ def render(spec, rng):
 # Fixed templates of the derived files (inventory §2.10 and §2.13).
 # ---------------------------------------------------------------------------------------------
 
-T2I_TEMPLATE = (
-    "Character Description: {d}\n\nUser Input: {u}\n\nCharacter Response: {r}\n\n"
-    "Please generate an image that visualizes this scene with the character responding to the user's input "
-    "based on the character description."
-)
-T2I_THINK_TEMPLATE = (
-    "Character Description: {d}\n\nUser Input: {u}\n\nCharacter Response: {r}\n\nThinking Process: {t}\n\n"
-    "Generation Instruction: {g}\n\n"
-    "Please generate an image that visualizes this scene with the character responding to the user's input "
-    "based on the character description, thinking process, and generation instruction."
-)
-RP_TEMPLATE = (
-    "Character Description: {d}\n\nOpening: {o}\n\nUser Input: {u}\n\n"
-    "Based on the character description, opening, conversation history, current user input, and the reference "
-    "image, please generate {p}'s response."
-)
-THINK_SYSTEM_PROMPT = (
-    "You should first think about the planning process in the mind and then generate the image.\n"
-    "The planning process must be enclosed within <think></think>.\n"
-    "Then provide a concise, standardized generation instruction enclosed within <gen></gen> that can be fed "
-    "to a text-to-image model.\n"
-    "The <gen> instruction should be a single descriptive sentence or a short list of comma-separated "
-    "attributes, focusing on character, pose/expression, scene context, composition, style, and quality words.\n"
-    "Output format (no additional text):\n"
-    "<think>...your planning process...</think>\n"
-    "<gen>...your generation instruction...</gen>\n"
-)
-THINK_TEMPLATE = T2I_TEMPLATE + "\n\nSystem Instruction for Thinking and Generation:\n" + THINK_SYSTEM_PROMPT
+# The release's templates are facts about its format; the builder's parsers own them, so the demo's
+# derived files are generated with exactly the strings the cross-check expects.
 BLACK_IMAGE = "personalized_data/black_512x512.png"
 
 
@@ -1902,7 +1878,7 @@ def conv(human, gpt):
 
 
 def rp_text(c, p, user):
-    return RP_TEMPLATE.format(d=c["description"], o=c["opening"], u=user, p=p)
+    return rp_prompt(c["description"], c["opening"], user, p)
 
 
 def think_gpt(thinking, gen):
@@ -1930,8 +1906,8 @@ def write_t2i(c, split, base: Path) -> None:
         thinking = s["thinking"]
         if split == "train" and T2I_THINK_MISMATCH.get(folder) == i:
             thinking = stale_thinking(thinking)          # DEFECT: line does not match its template
-        t2i.append({"text": T2I_TEMPLATE.format(d=d, u=s["user"], r=s["machine"]), "image": img, "character": p, "scene_id": i})
-        think.append({"text": T2I_THINK_TEMPLATE.format(d=d, u=s["user"], r=s["machine"], t=thinking, g=s["gen"]),
+        t2i.append({"text": t2i_prompt(d, s["user"], s["machine"]), "image": img, "character": p, "scene_id": i})
+        think.append({"text": t2i_think_prompt(d, s["user"], s["machine"], thinking, s["gen"]),
                       "image": img, "character": p, "scene_id": i})
         gen_only.append({"text": s["gen"], "image": img, "character": p, "scene_id": i})
         pure.append({"text": s["t2i"], "image": img, "character": p, "scene_id": str(i)})
@@ -1949,7 +1925,7 @@ def write_vlm(c, base: Path) -> None:
     ext_all = [(u, m) for u, m, _ in c["ext_train"]] + [(s["user"], s["machine"]) for s in train]
     vlm = [{"id": i, "conversations": conv(rp_text(c, p, s["user"]), s["machine"])} for i, s in enumerate(train)]
     vlm_ext = [{"id": i, "conversations": conv(rp_text(c, p, u), m)} for i, (u, m) in enumerate(ext_all)]
-    vlm_think = [{"id": i, "conversations": conv(THINK_TEMPLATE.format(d=d, u=s["user"], r=s["machine"]),
+    vlm_think = [{"id": i, "conversations": conv(think_prompt(d, s["user"], s["machine"]),
                                                  think_gpt(s["thinking"], s["gen"]))} for i, s in enumerate(train)]
     kqa = [{"id": i, "conversations": conv(q["question"], q["answer"])} for i, q in enumerate(c["kqa"])]
     vqa = []
@@ -1973,7 +1949,7 @@ def write_vlm(c, base: Path) -> None:
     old_ext += [(s["user"], s["machine"]) for s in train]
     blocks = []   # (human, gpt, image|None, qa_type|None)
     blocks += [(rp_text(c, p, u), m, None, None) for u, m in old_ext]
-    blocks += [(THINK_TEMPLATE.format(d=d, u=s["user"], r=s["machine"]),
+    blocks += [(think_prompt(d, s["user"], s["machine"]),
                 think_gpt(stale_thinking(s["thinking"]), s["gen"].rsplit(", ", 1)[0]), None, None) for s in train]
     blocks += [(q["question"], q["answer"], None, None) for q in c["kqa"][:8]]
     for si, s in enumerate(train):
