@@ -1,156 +1,24 @@
-"""`rolescape push` through the real huggingface_hub client, against a local HTTP server on 127.0.0.1
-that speaks just enough of the Hub API (create repo, branch, YAML validation, preupload, commit) to
-observe what is sent. Nothing leaves the machine."""
+"""`rolescape push` through the real huggingface_hub client, against the fake Hub of tests/fake_hub.py (a
+local HTTP server on 127.0.0.1 that speaks just enough of the Hub API to observe what is sent). Nothing
+leaves the machine."""
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import yaml
 
 from rolescape.builders.build import build
 from rolescape.cli import main
-
-TOKEN = "hf_" + "FakePushToken0123456789abcdef"
-
-
-class FakeHub:
-    """Records every request; answers the endpoints huggingface_hub uses for create_repo + upload_folder."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, dict[str, str]]] = []
-        self.created: list[dict] = []
-        self.branches: list[str] = []
-        self.validated: list[str] = []
-        self.commits: list[dict] = []
-        self.prs: list[dict] = []
-        self.refuse_create = False
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def _body(self) -> bytes:
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                return gzip.decompress(body) if self.headers.get("Content-Encoding") == "gzip" else body
-
-            def _send(self, code: int, obj: dict) -> None:
-                data = json.dumps(obj).encode()
-                self.send_response(code)
-                if "error" in obj:  # where huggingface_hub reads the server's message from
-                    self.send_header("X-Error-Message", obj["error"])
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                hub.requests.append(("GET", self.path, dict(self.headers)))
-                if self.path.split("?")[0].endswith("/discussions/1") and hub.prs:
-                    return self._send(200, hub.prs[0])
-                if self.path.startswith("/api/datasets/") and "/revision/" in self.path:  # snapshot_download
-                    data = b'{"error": "Repository not found"}'
-                    self.send_response(404)
-                    self.send_header("X-Error-Code", "RepoNotFound")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                    return
-                self._send(404, {"error": "not faked"})
-
-            def do_POST(self) -> None:
-                body = self._body()
-                hub.requests.append(("POST", self.path, dict(self.headers)))
-                url = urlsplit(self.path)
-                path, query = url.path, parse_qs(url.query)
-                if path == "/api/repos/create":
-                    if hub.refuse_create:
-                        return self._send(403, {"error": f"You don't have the rights (token {TOKEN})"})
-                    d = json.loads(body)
-                    hub.created.append(d)
-                    return self._send(200, {"url": f"{hub.url}/datasets/{d.get('organization')}/{d['name']}"})
-                if path == "/api/validate-yaml":
-                    hub.validated.append(json.loads(body)["content"])
-                    return self._send(200, {"warnings": []})
-                if path.endswith("/discussions"):
-                    d = json.loads(body)
-                    hub.prs.append(
-                        {
-                            "title": d["title"],
-                            "num": 1,
-                            "createdAt": "2025-01-01T00:00:00.000Z",
-                            "status": "draft",
-                            "repo": {"name": "me/rs", "type": "dataset"},
-                            "isPullRequest": d["pullRequest"],
-                            "events": [],
-                            "changes": {"base": "refs/heads/main"},
-                            "filesWithConflicts": [],
-                        }
-                    )
-                    return self._send(200, {"num": 1})
-                if "/branch/" in path:
-                    hub.branches.append(path.rsplit("/branch/", 1)[1])
-                    return self._send(200, {})
-                if "/preupload/" in path:
-                    files = json.loads(body)["files"]
-                    return self._send(
-                        200,
-                        {
-                            "files": [
-                                {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
-                                for f in files
-                            ]
-                        },
-                    )
-                if "/commit/" in path:
-                    lines = [json.loads(x) for x in body.decode().splitlines() if x.strip()]
-                    files = {
-                        x["value"]["path"]: base64.b64decode(x["value"]["content"])
-                        for x in lines
-                        if x["key"] == "file"
-                    }
-                    header = next(x["value"] for x in lines if x["key"] == "header")
-                    pr = query.get("create_pr") == ["1"]
-                    revision = unquote(path.rsplit("/commit/", 1)[1])
-                    hub.commits.append(
-                        {"revision": revision, "header": header, "files": files, "create_pr": pr}
-                    )
-                    out = {"commitUrl": f"{hub.url}/datasets/me/rs/commit/c0ffee", "commitOid": "c0ffee"}
-                    if pr:
-                        out["pullRequestUrl"] = f"{hub.url}/datasets/me/rs/discussions/1"
-                    return self._send(200, out)
-                self._send(404, {"error": "not faked"})
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from tests.fake_hub import TOKEN, FakeHub, running_fake_hub
 
 
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
-    import huggingface_hub.constants as C
-
-    fake = FakeHub()
-    monkeypatch.setattr(C, "ENDPOINT", fake.url)
-    monkeypatch.setattr(C, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    yield fake
-    fake.close()
+    with running_fake_hub(monkeypatch, tmp_path) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,14 @@
-"""`rolescape push-results`: the dry-run plan, the card, the per-item parquet, the upload calls (against a
-stand-in for HfApi, no network), and that the token never appears in any output."""
+"""`rolescape push-results`: the dry-run plan, the card, the per-item parquet, the upload through the
+real huggingface_hub client against the local fake Hub of tests/fake_hub.py, and that the token never
+appears in any output."""
 
 from __future__ import annotations
 
 import io
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -18,6 +19,7 @@ from rolescape.cli import main
 from rolescape.errors import InputError
 from rolescape.leaderboard.hub import PushError, build_card, config_name_for, plan_push, push_results
 from rolescape.leaderboard.load import load_results
+from tests.fake_hub import FakeHub, running_fake_hub
 
 from .helpers import write_run
 
@@ -128,72 +130,123 @@ def test_card_lists_every_config(run: Path, tmp_path: Path):
     assert "## broken\n\n(results.json not readable)" in card
 
 
-class FakeApi:
-    """Records what push_results asks of HfApi."""
-
-    instances: list[FakeApi] = []
-
-    def __init__(
-        self, token: str | None = None, fail: Exception | None = None, existing: dict[str, Path] | None = None
-    ):
-        self.token = token
-        self.fail = fail
-        self.existing = existing or {}
-        self.calls: list[tuple[str, Any]] = []
-        FakeApi.instances.append(self)
-
-    def create_repo(self, repo_id: str, **kw: Any) -> None:
-        if self.fail:
-            raise self.fail
-        self.calls.append(("create_repo", (repo_id, kw)))
-
-    def list_repo_files(self, repo_id: str, **kw: Any) -> list[str]:
-        files = []
-        for cfg in self.existing:
-            files += [f"data/{cfg}/latest.parquet", f"results/{cfg}/results.json"]
-        return ["README.md", *files]
-
-    def hf_hub_download(self, repo_id: str, filename: str, **kw: Any) -> str:
-        return str(self.existing[filename.split("/")[1]])
-
-    def create_commit(self, repo_id: str, operations: Any, **kw: Any) -> Any:
-        self.calls.append(("create_commit", (repo_id, list(operations), kw)))
-        return SimpleNamespace(commit_url=f"https://hub.example/datasets/{repo_id}/commit/0123")
+REPO = "me/rolescape-results"
 
 
-def test_upload_path_with_a_stand_in_api(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("HF_TOKEN", SECRET)
-    other = write_run(tmp_path / "o", "other", 0.0) / "results.json"
-    api = FakeApi(existing={"other": other})
-    rep = push_results(run, "me/r", private=True, api=api)
-    (name, (repo, kw)), (name2, (repo2, ops, kw2)) = api.calls
-    assert (name, repo, kw) == (
-        "create_repo",
-        "me/r",
-        {"repo_type": "dataset", "private": True, "exist_ok": True},
-    )
-    assert name2 == "create_commit" and kw2["repo_type"] == "dataset"
-    assert [o.path_in_repo for o in ops] == [f.path_in_repo for f in rep.plan.files]
-    card = next(o for o in ops if o.path_in_repo == "README.md").path_or_fileobj
-    card = card.getvalue() if hasattr(card, "getvalue") else card
-    assert [c["config_name"] for c in _front_matter(card.decode())["configs"]] == ["My_Model_v1", "other"]
-    assert rep.commit_url and rep.token_source == "$HF_TOKEN"
+@pytest.fixture()
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
+    """The real huggingface_hub client against a local fake Hub, with SECRET as HF_TOKEN."""
+    with running_fake_hub(monkeypatch, tmp_path, token=SECRET) as fake:
+        yield fake
 
 
-def test_upload_errors_never_show_the_token(
-    run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-):
-    import huggingface_hub
-
-    monkeypatch.setenv("HF_TOKEN", SECRET)
-    boom = RuntimeError(f"401 Unauthorized for token {SECRET}\nmore detail")
-    monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: FakeApi(token=token, fail=boom))
-    rc = main(["push-results", str(run), "--repo-id", "me/r"])
+def _push(run: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    rc = main(["push-results", str(run), "--repo-id", REPO, *args])
     out, err = capsys.readouterr()
-    assert rc == 2
     assert SECRET not in out + err
-    assert "push to me/r failed: RuntimeError: 401 Unauthorized for token ***" in err
-    assert FakeApi.instances[-1].token == SECRET  # the token did reach the client
+    return rc, out, err
+
+
+def _configs(card: bytes) -> list[dict[str, Any]]:
+    return _front_matter(card.decode())["configs"]
+
+
+def test_push_creates_a_dataset_repo_and_commits_exactly_the_plan(
+    run: Path, hub: FakeHub, capsys: pytest.CaptureFixture[str]
+):
+    rc, out, err = _push(run, capsys, "--private")
+    assert rc == 0, err
+    # create_repo: a private dataset repository
+    (created,) = hub.created
+    assert (created["organization"], created["name"], created["type"]) == (
+        "me",
+        "rolescape-results",
+        "dataset",
+    )
+    assert created.get("visibility") == "private" or created.get("private") is True
+    # one commit on main holding exactly the planned files, byte for byte
+    plan = plan_push(run, REPO, private=True)
+    planned = {f.path_in_repo: f.data for f in plan.files}
+    assert sorted(planned) == [
+        "README.md",
+        "data/My_Model_v1/latest.parquet",
+        "results/My_Model_v1/items.jsonl",
+        "results/My_Model_v1/results.json",
+    ]
+    (commit,) = hub.commits
+    assert (commit["repo"], commit["revision"], commit["create_pr"]) == (f"dataset/{REPO}", "main", False)
+    assert commit["header"]["summary"] == plan.commit_message
+    assert commit["files"] == planned
+    assert hub.files(REPO) == planned
+    assert planned["results/My_Model_v1/results.json"] == (run / "results.json").read_bytes()
+    assert planned["results/My_Model_v1/items.jsonl"] == (run / "items.jsonl").read_bytes()
+    # the card, as the Hub validated it: one config, split `latest`
+    assert hub.validated == [planned["README.md"].decode()]
+    assert _configs(planned["README.md"]) == [
+        {
+            "config_name": "My_Model_v1",
+            "data_files": [{"split": "latest", "path": "data/My_Model_v1/latest.parquet"}],
+        }
+    ]
+    # the token travelled only as the bearer credential
+    posts = [h for m, _p, h in hub.requests if m == "POST"]
+    assert posts and all(h.get("authorization", h.get("Authorization")) == f"Bearer {SECRET}" for h in posts)
+    assert "uploaded 4 files" in out and "token: $HF_TOKEN" in out and "commit: " in out
+
+
+def test_a_second_model_keeps_the_configs_already_in_the_repo(
+    run: Path, hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    other = write_run(tmp_path / "o", "other", 0.0)
+    assert _push(other, capsys)[0] == 0
+    first = dict(hub.files(REPO))
+    rc, _out, err = _push(run, capsys)
+    assert rc == 0, err
+    assert len(hub.created) == 2  # the second create met the existing repository, and went on
+    # the second commit is the plan made with the repository's config `other`, read back from the Hub
+    planned = {
+        f.path_in_repo: f.data for f in plan_push(run, REPO, others={"other": load_results(other)}).files
+    }
+    assert hub.commits[-1]["files"] == planned
+    assert any("/resolve/main/results/other/results.json" in p for m, p, _h in hub.requests if m == "GET")
+    card = hub.files(REPO)["README.md"]
+    assert card == planned["README.md"]
+    assert _configs(card) == [
+        {"config_name": c, "data_files": [{"split": "latest", "path": f"data/{c}/latest.parquet"}]}
+        for c in ("My_Model_v1", "other")
+    ]
+    assert "## other\n\n- Model name: `other`" in card.decode()
+    # the other model's files are untouched, and the repository holds both models
+    assert {k: v for k, v in hub.files(REPO).items() if "/other/" in k} == {
+        k: v for k, v in first.items() if "/other/" in k
+    }
+    assert set(hub.files(REPO)) == set(first) | set(planned)
+
+
+def test_an_existing_card_and_unreadable_config_are_kept(
+    run: Path, hub: FakeHub, capsys: pytest.CaptureFixture[str]
+):
+    old_card = build_card(REPO, {"legacy": None}).encode()
+    hub.seed(REPO, {"README.md": old_card, "data/legacy/latest.parquet": b"PAR1 not really"})
+    rc, _out, err = _push(run, capsys)
+    assert rc == 0, err
+    card = hub.files(REPO)["README.md"]
+    assert card != old_card
+    assert [c["config_name"] for c in _configs(card)] == ["My_Model_v1", "legacy"]
+    assert "## legacy\n\n(results.json not readable)" in card.decode()
+    assert hub.files(REPO)["data/legacy/latest.parquet"] == b"PAR1 not really"
+
+
+def test_a_refused_push_is_one_red_line_without_the_token(
+    run: Path, hub: FakeHub, capsys: pytest.CaptureFixture[str]
+):
+    hub.refuse_create = True  # 403, and the server's message echoes the token
+    rc, out, err = _push(run, capsys)
+    assert rc == 2
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: push to me/rolescape-results failed:"), lines
+    assert "403 Forbidden" in lines[0] and "You don't have the rights (token ***)" in lines[0], lines[0]
+    assert out == "" and hub.commits == [] and f"dataset/{REPO}" not in hub.repos
 
 
 def test_push_refusals(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
