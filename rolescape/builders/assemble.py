@@ -7,6 +7,7 @@ from typing import Any
 from rolescape.builders.parsers import rp_prompt
 from rolescape.builders.release import ParsedRelease
 from rolescape.schemas import (
+    TASKS,
     DialogueItem,
     KnowledgeMCQItem,
     ProbeItem,
@@ -42,19 +43,7 @@ def task_rows(parsed: ParsedRelease) -> dict[str, Rows]:
         "personality": {c.id: c.personality_profile for c in parsed.characters},
     }
 
-    out: dict[str, list[Any]] = {
-        t: []
-        for t in (
-            "roleplay",
-            "t2i",
-            "t2i_vqa",
-            "knowledge_mcq",
-            "visual_mcq",
-            "dialogue",
-            "memorization",
-            "personality",
-        )
-    }
+    out: dict[str, list[Any]] = {t: [] for t in TASKS}
     for s in parsed.scenes:
         c = chars[s.character]
         if s.split == "test":

@@ -14,6 +14,7 @@ from rolescape.baselines.shuffled import derangement
 from rolescape.cli import main
 from rolescape.dataset import BuiltDataset
 from rolescape.errors import InputError, UnknownNameError
+from rolescape.schemas import TASKS
 from rolescape.schemas.predictions import Prediction
 
 from .conftest import minilm_available
@@ -110,16 +111,7 @@ def test_derangement_is_seeded_and_has_no_fixed_point():
 def test_shuffled_gives_another_characters_truth(fixture_data: Path, tmp_path: Path):
     out = tmp_path / "s.jsonl"
     rep = run_baseline("shuffled", fixture_data, out, seed=7)
-    assert set(rep.written) == {
-        "roleplay",
-        "t2i",
-        "t2i_vqa",
-        "knowledge_mcq",
-        "visual_mcq",
-        "dialogue",
-        "memorization",
-        "personality",
-    }
+    assert set(rep.written) == set(TASKS)
     preds = _read(out)
     mapping = derangement(["alpha", "beta", "gamma"], 7)
     for iid, p in preds.items():

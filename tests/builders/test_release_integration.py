@@ -15,6 +15,7 @@ import pytest
 from rolescape.builders.audit import RULES
 from rolescape.builders.parse_release import parse_release
 from rolescape.builders.release import ParsedRelease
+from rolescape.schemas import TASKS
 
 pytestmark = pytest.mark.integration
 
@@ -424,19 +425,7 @@ def test_built_counts_agree_with_the_inventory(built_copy: Path):
     c = m["counts"]
     # one config per task of the protocol (benchmark-protocol.md): 65 test scenes, 65 t2i instructions,
     # 688 GRPO prompts, 200 knowledge MCQ, 989 visual MCQ, 400 held-out dialogues, and the usable probes
-    assert {
-        t: c[f"{t}/test"]
-        for t in (
-            "roleplay",
-            "t2i",
-            "t2i_vqa",
-            "knowledge_mcq",
-            "visual_mcq",
-            "dialogue",
-            "memorization",
-            "personality",
-        )
-    } == {
+    assert {t: c[f"{t}/test"] for t in TASKS} == {
         "roleplay": 65,
         "t2i": 65,
         "t2i_vqa": 688,
