@@ -281,15 +281,19 @@ class _Builder:
         per_col = {
             (c.task, c.metric): self.metric_cells(c.task, c.metric) for c in cols if c.task and c.metric
         }
+        # Overall rule: rank every run on the tasks that all runs were scored on (the shared tasks), so
+        # a run is never left unranked just because it skips a task others answered; columns outside
+        # the shared set are shown but do not count. No shared task -> no overall rank.
+        shared = [
+            c for c in cols if all(per_col[(c.task, c.metric)][r.label].rank is not None for r in self.runs)
+        ]
         mean_rank: dict[str, float | None] = {}
         n_tasks: dict[str, int] = {}
         for r in self.runs:
-            ranks = [per_col[(c.task, c.metric)][r.label].rank for c in cols]
-            got = [x for x in ranks if x is not None]
-            n_tasks[r.label] = len(got)
+            n_tasks[r.label] = sum(per_col[(c.task, c.metric)][r.label].rank is not None for c in cols)
+            got = [x for c in shared if (x := per_col[(c.task, c.metric)][r.label].rank) is not None]
             mean_rank[r.label] = sum(got) / len(got) if got else None
-        complete = {k: v for k, v in mean_rank.items() if v is not None and n_tasks[k] == len(cols)}
-        overall_rank = competition_ranks(complete, lower_better=True)
+        overall_rank = competition_ranks(mean_rank, lower_better=True)
         rows: list[Row] = []
         for r in self.runs:
             cells = [per_col[(c.task, c.metric)][r.label] for c in cols]
@@ -315,10 +319,22 @@ class _Builder:
             "interval; rank 1 (bold) is the best run."
         ]
         partial = sorted(k for k, n in n_tasks.items() if n < len(cols))
-        if partial:
+        if partial and shared:
+            left_out = [c.title for c in cols if c not in shared]
             notes.append(
-                "Mean rank is over the tasks a run was scored on; runs missing a task are not ranked "
-                f"overall: {', '.join(partial)}."
+                "Runs cover different tasks, so rank and mean rank use only the tasks every run was "
+                f"scored on: {', '.join(str(c.title) for c in shared)}; "
+                f"{', '.join(str(t) for t in left_out)} are shown but not counted. "
+                "Runs missing a task: "
+                + ", ".join(f"{k} ({n_tasks[k]}/{len(cols)} tasks)" for k in partial)
+                + "."
+            )
+        elif partial:
+            notes.append(
+                "No task was scored for every run, so there is no overall rank; compare runs per task. "
+                "Runs missing a task: "
+                + ", ".join(f"{k} ({n_tasks[k]}/{len(cols)} tasks)" for k in partial)
+                + "."
             )
         return Table(
             key="overall",

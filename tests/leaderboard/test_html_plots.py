@@ -85,6 +85,9 @@ def test_html_is_self_contained(page: Path):
     assert refs and all(r.startswith("data:image/png;base64,") for r in refs)
     assert "<script" not in html and "@import" not in html and "url(" not in html
     assert html.count("data:image/png;base64,") == 7
+    # nothing fetched from the network, whatever the quoting: no http(s) URL in any src/href/srcset
+    assert not re.search(r"""(?:src|href|srcset)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
+    assert not re.search(r"<(?:link|iframe|object|embed)\b", html, re.I)
 
 
 class _Tables(HTMLParser):

@@ -82,15 +82,27 @@ def test_headline_preference_and_override(runs: list[Path]):
     assert rt.rows[0].key == "middle"
 
 
-def test_partial_runs_are_not_ranked_overall(tmp_path: Path):
-    a = write_run(tmp_path, "full", 0.0)
+def test_partial_runs_are_ranked_on_shared_tasks(tmp_path: Path):
+    # "full" is worse on MCQ; a run that skips roleplay/memorization must still be ranked, on MCQ only.
+    a = write_run(tmp_path, "full", -0.4)
     b = write_run(tmp_path, "mcq-only", 0.3, tasks=("knowledge_mcq",))
     out = make_leaderboard([a, b], tmp_path / "o", formats=["md"], plots=False)
     rows = {r.key: r for r in out.leaderboard.overall.rows}
-    assert rows["full"].stub[0] == "1" and rows["mcq-only"].stub[0] == "—"
-    assert rows["mcq-only"].cells[1].rank is not None  # still ranked within its MCQ column
+    assert rows["mcq-only"].stub[0] == "1" and rows["full"].stub[0] == "2"
+    # mean rank counts only the shared task (knowledge_mcq), not full's other columns
+    assert rows["full"].cells[-1].value == 2.0 and rows["mcq-only"].cells[-1].value == 1.0
+    assert rows["full"].cells[0].rank == 1  # roleplay column still ranks the runs that have it
     md = (tmp_path / "o" / "leaderboard.md").read_text()
-    assert "not ranked overall: mcq-only" in md
+    assert "use only the tasks every run was scored on: knowledge_mcq;" in md
+    assert "mcq-only (1/3 tasks)" in md
+
+
+def test_no_shared_task_means_no_overall_rank(tmp_path: Path):
+    a = write_run(tmp_path, "mcq", 0.0, tasks=("knowledge_mcq",))
+    b = write_run(tmp_path, "rp", 0.0, tasks=("roleplay",))
+    out = make_leaderboard([a, b], tmp_path / "o", formats=["md"], plots=False)
+    assert [r.stub[0] for r in out.leaderboard.overall.rows if not r.reported] == ["—", "—"]
+    assert "No task was scored for every run" in (tmp_path / "o" / "leaderboard.md").read_text()
 
 
 def test_per_character_breakdown(runs: list[Path]):
