@@ -147,8 +147,9 @@ def register(app: typer.Typer) -> None:
         ),
         judge_model: str = typer.Option(None, "--judge-model", help="Judge model id at --judge-url."),
         judge_key_env: str = typer.Option(
-            "ROLESCAPE_JUDGE_API_KEY", "--judge-key-env",
-            help="Environment variable holding the judge's API key (the key itself is never printed)."
+            "ROLESCAPE_JUDGE_API_KEY",
+            "--judge-key-env",
+            help="Environment variable holding the judge's API key (the key itself is never printed).",
         ),
         judge_concurrency: int = typer.Option(4, "--judge-concurrency", help="Parallel judge requests."),
         judge_timeout: float = typer.Option(60.0, "--judge-timeout", help="Seconds per judge request."),
@@ -226,7 +227,7 @@ def register(app: typer.Typer) -> None:
         )
         con.print(summary_table(res))
         for line in skipped_lines(res):
-            con.print(f"[dim]{line}[/]", overflow="fold")
+            con.print(f"[dim]{line}[/]", soft_wrap=False, overflow="fold")  # wrap, never crop the reason
         partial = [t for t, tr in res.tasks.items() if tr.coverage < 1]
         if partial:
             con.print(

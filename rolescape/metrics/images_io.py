@@ -107,7 +107,9 @@ def open_checked(data: bytes, label: str = "<bytes>") -> Image.Image:
         except Image.DecompressionBombError:
             raise InputError(f"image {label!r}: over {MAX_PIXELS / 1e6:.0f} megapixels") from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-            raise InputError(f"image {label!r}: not a readable image ({e})") from None
+            # no object addresses ("<_io.BytesIO object at 0x...>"): the same input gives the same line
+            why = re.sub(r" <[^<>]* at 0x[0-9a-fA-F]+>", "", str(e))
+            raise InputError(f"image {label!r}: not a readable image ({why})") from None
     w, h = img.size
     if w <= 0 or h <= 0:
         raise InputError(f"image {label!r}: empty size {w}x{h}")

@@ -458,6 +458,23 @@ def test_cuda_requested_without_cuda_is_a_clear_error() -> None:
             resolve_device(spec)
 
 
+@pytest.mark.skipif(_cuda(), reason="checks the no-CUDA message")
+def test_cli_device_cuda_without_cuda_is_one_line_and_exit_2(
+    preds: Path, ds: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "run"
+    rc = main(
+        ["score", str(preds), "--data", str(ds), "--device", "cuda", "--out", str(out), "--no-progress"]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert lines == [
+        "error: device 'cuda' requested but CUDA is not available on this machine (use --device cpu)"
+    ]
+    assert not out.exists()
+
+
 @pytest.mark.skipif(not _cuda(), reason="needs a CUDA device")
 def test_cuda_index_out_of_range() -> None:  # pragma: no cover - GPU machines only
     with pytest.raises(InputError, match="CUDA device"):

@@ -161,6 +161,11 @@ def test_image_unreadable(pdir: Path, ds: Path) -> None:
     assert len(probs) == 2
     assert "image 'imgs/junk.png': not a readable image" in probs[0]
     assert ":2: id 't2i/bo/1': image 'imgs/trunc.png'" in probs[1]
+    # the same bad input gives the same line: no Python object addresses in the message
+    assert not any(" at 0x" in p for p in probs), probs
+    assert probs == problems_of(
+        pdir, ds, [{"id": T2I0, "image": "imgs/junk.png"}, {"id": T2I1, "image": "imgs/trunc.png"}]
+    )
 
 
 def test_image_over_64_megapixels_refused_from_the_header(pdir: Path, ds: Path) -> None:
