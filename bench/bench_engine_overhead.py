@@ -82,37 +82,23 @@ def main() -> None:
         t = time.perf_counter()
         check_predictions(pred, root / "data")
         t_check = time.perf_counter() - t
-        t = time.perf_counter()
-        score(
-            pred,
-            root / "data",
-            out_dir=root / "run",
-            families=["mcq"],
-            batch_size=args.batch_size,
-            progress=False,
-        )
-        t_first = time.perf_counter() - t
-        t = time.perf_counter()
-        score(
-            pred,
-            root / "data",
-            out_dir=root / "run",
-            families=["mcq"],
-            batch_size=args.batch_size,
-            progress=False,
-        )
-        t_resume = time.perf_counter() - t
-        t = time.perf_counter()
-        score(
-            pred,
-            root / "data",
-            out_dir=root / "run0",
-            families=["mcq"],
-            batch_size=args.batch_size,
-            progress=False,
-            bootstrap=0,
-        )
-        t_noboot = time.perf_counter() - t
+
+        def timed_score(run: str, **kw: object) -> float:
+            t = time.perf_counter()
+            score(
+                pred,
+                root / "data",
+                out_dir=root / run,
+                families=["mcq"],
+                batch_size=args.batch_size,
+                progress=False,
+                **kw,
+            )
+            return time.perf_counter() - t
+
+        t_first = timed_score("run")
+        t_resume = timed_score("run")  # same run folder: everything is replayed from items.jsonl
+        t_noboot = timed_score("run0", bootstrap=0)
 
     rec = {
         "items": n,

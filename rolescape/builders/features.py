@@ -62,7 +62,11 @@ def _dict_fields(model: type[BaseModel]) -> dict[str, Any]:
                 spec[name] = "json"
             elif get_origin(a) in (list, tuple):
                 inner = get_args(a)[0]
-                if isinstance(inner, type) and issubclass(inner, BaseModel) and not issubclass(inner, ImageData):
+                if (
+                    isinstance(inner, type)
+                    and issubclass(inner, BaseModel)
+                    and not issubclass(inner, ImageData)
+                ):
                     sub = _dict_fields(inner)
                     if sub:
                         spec[name] = ("list", sub)
@@ -73,24 +77,32 @@ def _dict_fields(model: type[BaseModel]) -> dict[str, Any]:
     return spec
 
 
+def _map_dict_fields(row: dict[str, Any], spec: dict[str, Any], fn: Any) -> dict[str, Any]:
+    """Apply `fn` to every free-form dict field of `row` (nested structs and lists included)."""
+    row = dict(row)
+    for k, how in spec.items():
+        v = row.get(k)
+        if v is None:
+            continue
+        if how == "json":
+            row[k] = fn(v)
+        elif how[0] == "list":
+            row[k] = [_map_dict_fields(x, how[1], fn) for x in v]
+        else:
+            row[k] = _map_dict_fields(v, how[1], fn)
+    return row
+
+
 def encode_rows(model: type[BaseModel], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """JSON-encode free-form dict fields (deterministically) so that rows fit the Arrow schema."""
     spec = _dict_fields(model)
     if not spec:
         return rows
+    return [
+        _map_dict_fields(r, spec, lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False)) for r in rows
+    ]
 
-    def enc(row: dict[str, Any], sp: dict[str, Any]) -> dict[str, Any]:
-        row = dict(row)
-        for k, how in sp.items():
-            v = row.get(k)
-            if v is None:
-                continue
-            if how == "json":
-                row[k] = json.dumps(v, sort_keys=True, ensure_ascii=False)
-            elif how[0] == "list":
-                row[k] = [enc(x, how[1]) for x in v]
-            else:
-                row[k] = enc(v, how[1])
-        return row
 
-    return [enc(r, spec) for r in rows]
+def decode_row(model: type[BaseModel], row: dict[str, Any]) -> dict[str, Any]:
+    """Undo `encode_rows` for one row read back from parquet."""
+    return _map_dict_fields(row, _dict_fields(model), lambda v: json.loads(v) if isinstance(v, str) else v)

@@ -334,26 +334,21 @@ class CharacterParser:
         full_profile = full_tf.text
         profile_index = ProfileIndex(full_profile)
         full_clean = clean_full_profile(full_profile)
-        for line, txt in full_clean.removed:
-            self.reader.auditor.add(
-                "RS506",
-                character=slug,
-                file=r.rel(paths["full_profile"]),
-                location=f"{line}",
-                message=f"meta-text in the full profile: {shorten(txt, 70)!r}",
-                repair="removed from full_profile_clean (raw kept)",
-            )
         simp_tf = r.text(paths["simplified_profile"], slug)
         simp_clean = clean_simplified_profile(simp_tf.text)
-        for line, txt in simp_clean.removed:
-            self.reader.auditor.add(
-                "RS505",
-                character=slug,
-                file=r.rel(paths["simplified_profile"]),
-                location=f"{line}",
-                message=f"assistant chatter: {shorten(txt, 70)!r}",
-                repair="removed from personality_profile (raw kept)",
-            )
+        for code, key, cleaned, what, target in (
+            ("RS506", "full_profile", full_clean, "meta-text in the full profile", "full_profile_clean"),
+            ("RS505", "simplified_profile", simp_clean, "assistant chatter", "personality_profile"),
+        ):
+            for line, txt in cleaned.removed:
+                self.reader.auditor.add(
+                    code,
+                    character=slug,
+                    file=r.rel(paths[key]),
+                    location=f"{line}",
+                    message=f"{what}: {shorten(txt, 70)!r}",
+                    repair=f"removed from {target} (raw kept)",
+                )
         test_profile_missing = self._check_test_profile(full_profile)
 
         result = CharacterResult()

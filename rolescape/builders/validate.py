@@ -17,30 +17,10 @@ from rolescape.io import sha256_file
 IGNORED_PREFIXES = (".git/", ".cache/", ".huggingface/")
 
 
-def _decode_row(model: Any, row: dict[str, Any]) -> dict[str, Any]:
-    """Undo the JSON encoding of free-form dict fields (see builders/features.encode_rows)."""
-    from rolescape.builders.features import _dict_fields
-
-    def dec(r: dict[str, Any], sp: dict[str, Any]) -> dict[str, Any]:
-        r = dict(r)
-        for k, how in sp.items():
-            v = r.get(k)
-            if v is None:
-                continue
-            if how == "json":
-                r[k] = json.loads(v) if isinstance(v, str) else v
-            elif how[0] == "list":
-                r[k] = [dec(x, how[1]) for x in v]
-            else:
-                r[k] = dec(v, how[1])
-        return r
-
-    return dec(row, _dict_fields(model))
-
-
 def validate_built(path: str | Path, *, deep: bool = True) -> list[str]:
     """Return the list of problems (empty when the folder is intact)."""
     from rolescape.builders.export import MANIFEST_FORMAT, config_model
+    from rolescape.builders.features import decode_row
 
     root = Path(path)
     problems: list[str] = []
@@ -64,7 +44,12 @@ def validate_built(path: str | Path, *, deep: bool = True) -> list[str]:
             problems.append(f"{rel}: changed (sha256 differs from manifest.json)")
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
-        if p.is_file() and rel != "manifest.json" and rel not in files and not rel.startswith(IGNORED_PREFIXES):
+        if (
+            p.is_file()
+            and rel != "manifest.json"
+            and rel not in files
+            and not rel.startswith(IGNORED_PREFIXES)
+        ):
             problems.append(f"{rel}: unexpected file (not in manifest.json)")
     if not deep:
         return problems
@@ -93,7 +78,7 @@ def validate_built(path: str | Path, *, deep: bool = True) -> list[str]:
             for i, row in enumerate(rows):
                 image = row.pop("image", None) if config == "images" else None
                 try:
-                    model.model_validate(_decode_row(model, row))
+                    model.model_validate(decode_row(model, row))
                     if image is not None:
                         with Image.open(io.BytesIO(image["bytes"])) as im:
                             im.verify()

@@ -32,17 +32,23 @@ def _q(row: Any, key: str, default: Any = None) -> Any:
     return row.get(key, default) if isinstance(row, dict) else getattr(row, key, default)
 
 
-def paper_weighted_match(questions: Sequence[Any], answers: dict[str, str]) -> float:
-    """The release's weighted exact match: `answers` maps question text -> the model's answer."""
+def _weighted_match(questions: Sequence[Any], predict: Any, norm: Any) -> tuple[float, float]:
+    """(Σ weight·hit, Σ weight) over rows with a question and an answer; `predict(row)` gives the answer."""
     num = den = 0.0
     for row in questions:
         q, a = _q(row, "question", ""), _q(row, "answer", "")
         if not q or not a:
             continue
         w = float(_q(row, "weight", 1.0))
-        if answers[q].lower() == str(a).lower():
+        if norm(predict(row)) == norm(str(a)):
             num += w
         den += w
+    return num, den
+
+
+def paper_weighted_match(questions: Sequence[Any], answers: dict[str, str]) -> float:
+    """The release's weighted exact match: `answers` maps question text -> the model's answer."""
+    num, den = _weighted_match(questions, lambda r: answers[_q(r, "question")], str.lower)
     return num / den if den > 0 else 0.0
 
 
@@ -50,16 +56,12 @@ def audited_weighted_match(
     questions: Sequence[Any], free: dict[str, str], chosen: dict[str, str]
 ) -> float | None:
     """Weighted match on audited rows: MC rows compare the constrained choice, others the free answer."""
-    num = den = 0.0
-    for row in questions:
-        q, a = _q(row, "question", ""), _q(row, "answer", "")
-        if not q or not a:
-            continue
-        w = float(_q(row, "weight", 1.0))
-        pred = chosen[q] if is_mc(row) else free[q]
-        if pred.strip().lower() == str(a).strip().lower():
-            num += w
-        den += w
+
+    def predict(row: Any) -> str:
+        q = _q(row, "question")
+        return chosen[q] if is_mc(row) else free[q]
+
+    num, den = _weighted_match(questions, predict, lambda t: t.strip().lower())
     return num / den if den > 0 else None
 
 
