@@ -75,19 +75,62 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"malformed JSON: {e.msg}", path=path, where=f"{lineno}:{e.colno}") from None
+            yield lineno, loads_json(line, path=path, line=lineno)
+
+
+_PARTIAL_RE = r"\.{name}\.(?:(?P<pid>\d+)\.[^/]*\.partial|old-(?P<oldpid>\d+))$"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # it exists (another user's), or the number is not a pid: leave it alone
+    return True
+
+
+def sweep_partials(final: str | Path) -> list[Path]:
+    """Remove the hidden work folders of `final` left by a killed run (their owner pid is dead).
+
+    make_temp_dir names them `.<name>.<pid>.<random>.partial` (and replace_dir `.<name>.old-<pid>`),
+    so a folder whose process still runs (a concurrent build) is never touched.
+    """
+    import re
+
+    final = Path(final)
+    parent = final.parent if str(final.parent) else Path(".")
+    pat = re.compile(_PARTIAL_RE.format(name=re.escape(final.name)))
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for e in entries:
+        m = pat.match(e.name)
+        if not m or not e.is_dir(follow_symlinks=False):
+            continue
+        if _pid_alive(int(m["pid"] or m["oldpid"])):
+            continue
+        shutil.rmtree(e.path, ignore_errors=True)
+        removed.append(Path(e.path))
+    return removed
 
 
 def make_temp_dir(final: str | Path) -> Path:
-    """A hidden temporary sibling of `final` (same filesystem, so the final rename is atomic)."""
+    """A hidden temporary sibling of `final` (same filesystem, so the final rename is atomic).
+
+    Work folders of `final` left behind by a killed earlier run are removed first (sweep_partials).
+    """
     final = Path(final)
     parent = final.parent if str(final.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=parent))
+        sweep_partials(final)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".partial", dir=parent))
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; the final folder gets the usual mode
         return tmp
     except OSError as e:
@@ -125,12 +168,166 @@ def atomic_dir(final: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
         raise
 
 
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+PATH_MAX = 4096  # bytes in a whole path (Linux)
+
+
+def path_label(rel: str | Path, limit: int = 80) -> str:
+    """A path as it is quoted in an error: repr (so NUL and newlines show), cut to `limit` characters."""
+    r = repr(str(rel))
+    return r if len(r) <= limit else r[: limit - 5] + "...'" + f" ({len(str(rel))} chars)"
+
+
+def name_problem(rel: str | Path) -> str | None:
+    """Why `rel` cannot be a path on this machine (NUL, empty, a name over NAME_MAX bytes), or None."""
+    s = str(rel)
+    if "\x00" in s:
+        return "contains a NUL character"
+    if not s.strip():
+        return "is empty"
+    try:
+        if len(os.fsencode(s)) > PATH_MAX:
+            return f"is longer than {PATH_MAX} bytes"
+        for part in s.replace("\\", "/").split("/"):
+            if len(os.fsencode(part)) > NAME_MAX:
+                return f"has a file name longer than {NAME_MAX} bytes"
+    except UnicodeError:
+        return "is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def _stat_problem(p: Path) -> tuple[str | None, os.stat_result | None]:
+    """("missing" | "symlink loop" | "too long" | "unreadable: ..." | None, stat) of an existing path."""
+    import errno
+
+    try:
+        return None, os.stat(p)
+    except FileNotFoundError:
+        return "missing", None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symlink loop", None
+        if e.errno == errno.ENAMETOOLONG:
+            return "too long", None
+        if e.errno == errno.ENOTDIR:
+            return "missing", None
+        return f"unreadable: {e.strerror or e}", None
+
+
+def is_inside(root: str | Path, target: str | Path) -> bool:
+    """Is `target` (after resolving every symlink) `root` itself or below it (resolved too)?"""
+    root_r = os.path.realpath(root)
+    t = os.path.realpath(target)
+    return t == root_r or t.startswith(root_r.rstrip(os.sep) + os.sep)
+
+
+def resolve_inside(
+    root: str | Path,
+    rel: str | Path,
+    *,
+    what: str = "path",
+    must: str | None = None,
+    path: str | Path | None = None,
+    where: str | None = None,
+    root_name: str | None = None,
+) -> Path:
+    """The one check for a path that comes from a user file: resolve `rel` under `root` or refuse.
+
+    Refused, each as one InputError line "<what> '<rel>': <why>" (prefixed by `path`:`where` when
+    given): NUL characters, empty paths, names over NAME_MAX bytes, absolute / `~` / drive paths,
+    anything that leaves `root` through `..` or a symlink, and symlink loops. With `must="file"` or
+    `"dir"` the target must exist and be of that kind ("not found", "is a folder", ...). Returns the
+    resolved path. Used by the builder, predictions images, results.json `items_file` and manifests.
+    """
+    import re
+
+    label = f"{what} {path_label(rel)}"
+
+    def refuse(why: str) -> InputError:
+        return InputError(f"{label}: {why}", path=path, where=where)
+
+    if (why := name_problem(rel)) is not None:
+        raise refuse(why)
+    s = str(rel)
+    if os.path.isabs(s) or s.startswith("~") or re.match(r"^[A-Za-z]:[\\/]", s):
+        raise refuse(f"must be relative to {root_name or root}")
+    joined = Path(root) / s
+    if not is_inside(root, joined):
+        raise refuse(f"escapes its folder {root_name or root}")
+    problem, st = _stat_problem(joined)
+    if problem == "symlink loop":
+        raise refuse("is a symlink loop")
+    if problem == "too long":
+        raise refuse(f"is longer than this system allows ({PATH_MAX} bytes)")
+    if problem and problem.startswith("unreadable"):
+        raise refuse(problem)
+    if must is not None:
+        import stat as stat_mod
+
+        if st is None:
+            raise refuse("not found")
+        if must == "file" and stat_mod.S_ISDIR(st.st_mode):
+            raise refuse("is a folder, not a file")
+        if must == "file" and not stat_mod.S_ISREG(st.st_mode):
+            raise refuse("is not a regular file")
+        if must == "dir" and not stat_mod.S_ISDIR(st.st_mode):
+            raise refuse("is not a folder")
+    return Path(os.path.realpath(joined))
+
+
 def safe_join(root: str | Path, rel: str, *, source: str | Path | None = None, where: str | None = None) -> Path:
     """Resolve `rel` under `root`; refuse absolute paths and anything that escapes the root."""
-    root_r = Path(root).resolve()
-    if not rel or os.path.isabs(rel) or rel.startswith("~"):
-        raise InputError(f"path {rel!r} must be relative to {root}", path=source, where=where)
-    target = (root_r / rel).resolve()
-    if target != root_r and root_r not in target.parents:
-        raise InputError(f"path {rel!r} escapes its folder {root}", path=source, where=where)
-    return target
+    return resolve_inside(root, rel, path=source, where=where)
+
+
+def check_out_dir(
+    out: str | Path,
+    *,
+    flag: str = "--out",
+    source: str | Path | None = None,
+    source_flag: str = "--source",
+) -> Path:
+    """Refuse an output folder that cannot work, before any work is done (OutputError, one line).
+
+    Refused: a name that is not a path (NUL, over-long), an existing non-folder (a regular file, a
+    dangling or looping symlink), an output inside `source` or one that contains `source`, and a
+    location whose nearest existing parent is not a writable folder.
+    """
+    out = Path(out)
+    if (why := name_problem(out)) is not None:
+        raise OutputError(f"{flag} {path_label(out)}: {why}")
+    if os.path.lexists(out):
+        problem, st = _stat_problem(out)
+        import stat as stat_mod
+
+        if problem == "symlink loop":
+            raise OutputError(f"{flag} {out}: is a symlink loop")
+        if st is None or not stat_mod.S_ISDIR(st.st_mode):
+            raise OutputError(f"{flag} {out}: exists and is not a folder")
+    if source is not None:
+        src = os.path.realpath(source)
+        tgt = os.path.realpath(out)
+        if is_inside(src, tgt):
+            raise OutputError(f"{flag} {out}: is inside {source_flag} {source}; write the output elsewhere")
+        if is_inside(tgt, src):
+            raise OutputError(f"{flag} {out}: contains {source_flag} {source}; write the output elsewhere")
+    probe = Path(os.path.abspath(out)).parent
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"{flag} {out}: cannot be created ({probe} is not a folder)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{flag} {out}: cannot write output here ({probe} is not writable)")
+    return out
+
+
+def loads_json(text: str | bytes, *, path: str | Path | None = None, line: int | None = None) -> Any:
+    """json.loads whose failures are one InputError: malformed (line:col) or nested too deeply."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        where = f"{line}:{e.colno}" if line is not None else f"{e.lineno}:{e.colno}"
+        raise InputError(f"malformed JSON: {e.msg}", path=path, where=where) from None
+    except RecursionError:
+        at = str(line) if line is not None else None
+        raise InputError("JSON nested too deeply to read", path=path, where=at) from None
