@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any
 
 from rolescape.builders.sources import ResolvedSource, resolve_source
 from rolescape.errors import OutputError, RolescapeError
-from rolescape.io import hash_obj, make_temp_dir, replace_dir, sha256_file
+from rolescape.io import check_out_dir, hash_obj, make_temp_dir, replace_dir, sha256_file
 
 Progress = Callable[[str, int, int], None]
 
@@ -30,13 +29,23 @@ class BuildResult:
 
 
 def source_identity(src: ResolvedSource, files_read: list[str]) -> dict[str, Any]:
-    """What was read, as content hashes: the same files give the same identity wherever they live."""
+    """What was read, as content hashes: the same files give the same identity wherever they live.
+
+    A local source's folder name is not part of it (nor of anything else in the build): the same
+    files under another folder name give a byte-identical build.
+    """
     tree = {rel: sha256_file(src.root / rel) for rel in sorted(files_read)}
-    ident = {"kind": src.kind, "name": src.name, "tree_sha256": hash_obj(tree), "n_files": len(tree)}
+    ident: dict[str, Any] = {"kind": src.kind, "tree_sha256": hash_obj(tree), "n_files": len(tree)}
+    if src.kind != "local":
+        ident["name"] = src.name
     if src.revision:
         ident["revision"] = src.revision
-    ident["identity"] = (f"hf://datasets/{src.name}@{src.revision}" if src.kind == "hub"
-                         else f"{src.kind}:{src.name}#{ident['tree_sha256'][:16]}")
+    if src.kind == "hub":
+        ident["identity"] = f"hf://datasets/{src.name}@{src.revision}"
+    elif src.kind == "local":
+        ident["identity"] = f"local#{ident['tree_sha256'][:16]}"
+    else:
+        ident["identity"] = f"{src.kind}:{src.name}#{ident['tree_sha256'][:16]}"
     return ident
 
 
@@ -58,15 +67,6 @@ def _existing_build(out: Path) -> dict[str, Any] | None:
     return manifest
 
 
-def _check_writable(out: Path) -> None:
-    parent = out.parent if str(out.parent) else Path(".")
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"{out}: cannot write output here ({probe} is not writable)")
-
-
 def build(source: str | Path, out: str | Path, *, strict: bool = False, overwrite: bool = False,
           progress: Progress | None = None) -> BuildResult:
     """Build a dataset folder at `out` from `source` (path, hf://datasets/..., or "demo")."""
@@ -74,10 +74,11 @@ def build(source: str | Path, out: str | Path, *, strict: bool = False, overwrit
     from rolescape.builders.parse_release import parse_release
 
     out = Path(out)
-    _check_writable(out)
-    previous = _existing_build(out)
+    check_out_dir(out)
     src = resolve_source(source)
-    parsed = parse_release(src.root, progress=progress)
+    check_out_dir(out, source=src.confine or src.root)
+    previous = _existing_build(out)
+    parsed = parse_release(src.root, progress=progress, confine=src.confine)
     counts: dict[str, int] = {}
     for f in parsed.findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1

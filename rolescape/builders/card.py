@@ -284,7 +284,7 @@ Report chance-corrected accuracy, and these floors, beside raw accuracy.
 def audit_report(parsed: ParsedRelease, source: dict[str, Any]) -> str:
     rules = _rules()
     lines = [
-        f"# Audit report ({source.get('kind')}: {source.get('name')})",
+        f"# Audit report ({source.get('identity')})",
         "",
         _findings_section(parsed),
         "",

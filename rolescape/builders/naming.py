@@ -8,6 +8,7 @@ knows the 20 released characters: a user's own character in this layout gets the
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from rolescape.schemas.base import slugify
@@ -28,8 +29,11 @@ def grpo_name_of(prefix: str) -> str:
 
 
 def character_id(prefix: str) -> str:
-    """The character slug used in every task id (benchmark-protocol.md): ``Will In Vietnam`` -> ``will-in-vietnam``."""
-    return slugify(prefix)
+    """The character slug used in every task id (benchmark-protocol.md): ``Will In Vietnam`` -> ``will-in-vietnam``.
+
+    The name is NFC-normalised first, so a folder spelled in NFD (as macOS writes names) gets the same id.
+    """
+    return slugify(unicodedata.normalize("NFC", prefix))
 
 
 def _squash(s: str) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,7 @@ from rolescape.builders.audit import (
     repair_field,
 )
 from rolescape.builders.clean import clean_full_profile, clean_simplified_profile, shorten
+from rolescape.builders.confine import check_source_tree
 from rolescape.builders.leakage import compute_floors, compute_leakage
 from rolescape.builders.naming import CharacterNames, description_name, mentions, prefix_of
 from rolescape.builders.parsers import (
@@ -80,6 +82,7 @@ from rolescape.builders.raw import (
 )
 from rolescape.builders.release import ParsedRelease
 from rolescape.errors import InputError
+from rolescape.io import resolve_inside
 from rolescape.schemas import (
     Character,
     DialogueScene,
@@ -997,6 +1000,16 @@ def _character_folders(layout: Layout) -> list[str]:
         return {e for e in os.listdir(base) if (base / e).is_dir() and not e.startswith(".")}
 
     train, test = dirs("train"), dirs("test")
+    for split, names in (("train", train), ("test", test)):
+        by_nfc: dict[str, str] = {}
+        for name in sorted(names):
+            other = by_nfc.setdefault(unicodedata.normalize("NFC", name), name)
+            if other != name:
+                raise InputError(
+                    f"character folders {other!r} and {name!r} are the same name in two Unicode forms "
+                    "(NFC/NFD); keep one",
+                    path=layout.data_dir / split / name,
+                )
     for name in sorted(train ^ test):
         present, absent = ("train", "test") if name in train else ("test", "train")
         raise InputError(
@@ -1114,11 +1127,17 @@ def _audit_dataset_info(layout: Layout, reader: Reader, folder_slug: dict[str, s
         rel = entry.get("jsonl_path") or entry.get("data_dir")
         if not isinstance(rel, str):
             continue
-        target = layout.root / rel
-        parts = Path(rel).parts
+        parts = Path(rel).parts if "\x00" not in rel else ()
         char = None
         if len(parts) >= 5 and parts[:2] == ("data", "personalized_data"):
             char = folder_slug.get(parts[3])
+        try:  # a path from a file: never looked up outside the source
+            target = resolve_inside(layout.root, rel, what="registered path")
+        except InputError as e:
+            reader.auditor.add(
+                "RS013", character=char, file=DATASET_INFO_REL, location=name, message=f"{name}: {e.detail}"
+            )
+            continue
         if not target.exists():
             reader.auditor.add(
                 "RS013",
@@ -1181,23 +1200,25 @@ def _id_key(s: str) -> tuple[Any, ...]:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s))
 
 
-def parse_release(root: Path, *, progress: Progress | None = None) -> ParsedRelease:
+def parse_release(root: Path, *, progress: Progress | None = None, confine: Path | None = None) -> ParsedRelease:
     """Parse, audit and repair the release at ``root`` (the repository root, or ``data/personalized_data``).
 
     Raises :class:`~rolescape.errors.InputError` (one line naming the file and the place) for input that
-    cannot be built; everything that can be repaired or merely noted becomes a finding.
+    cannot be built; everything that can be repaired or merely noted becomes a finding. Nothing outside
+    ``confine`` (default: the repository root) is read: a symlink leaving it refuses the build.
     """
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the parse allocates ~10^6 short-lived acyclic objects; collection passes only cost time
     try:
-        return _parse_release(root, progress)
+        return _parse_release(root, progress, confine)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _parse_release(root: Path, progress: Progress | None) -> ParsedRelease:
+def _parse_release(root: Path, progress: Progress | None, confine: Path | None = None) -> ParsedRelease:
     layout = resolve_root(root)
+    check_source_tree(layout.root, [layout.data_dir, layout.grpo_dir, layout.root / DATASET_INFO_REL], confine)
     auditor = Auditor()
     reader = Reader(layout, auditor)
     folders = _character_folders(layout)

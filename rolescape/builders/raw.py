@@ -71,6 +71,8 @@ def parse_json(tf: TextFile) -> Any:
         return json.loads(tf.text)
     except json.JSONDecodeError as e:
         raise InputError(f"malformed JSON: {e.msg}", path=tf.path, where=f"{e.lineno}:{e.colno}") from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply to read", path=tf.path) from None
 
 
 @dataclass
@@ -94,6 +96,8 @@ def parse_jsonl(tf: TextFile) -> tuple[list[JsonlLine], list[int]]:
             rows.append(JsonlLine(lineno, json.loads(line)))
         except json.JSONDecodeError as e:
             raise InputError(f"malformed JSON: {e.msg}", path=tf.path, where=f"{lineno}:{e.colno}") from None
+        except RecursionError:
+            raise InputError("JSON nested too deeply to read", path=tf.path, where=str(lineno)) from None
     return rows, blank
 
 

@@ -26,6 +26,9 @@ class ResolvedSource:
     kind: str  # "local" | "hub" | "demo"
     name: str  # display name: folder name, repo id or "demo"
     revision: str | None = None
+    # The folder nothing may be read outside of (symlinks included). None: `root` itself. A Hub
+    # snapshot's files are symlinks into the repository's blob store, so there it is the repo cache.
+    confine: Path | None = None
 
 
 def _release_root(path: Path) -> Path | None:
@@ -137,7 +140,11 @@ def resolve_hub(spec: str) -> ResolvedSource:
             raise SourceError(offline_hint + f" ({type(e).__name__})") from None
     snapshot = Path(path)
     return ResolvedSource(
-        root=_hub_layout_root(snapshot, repo), kind="hub", name=repo, revision=snapshot.name
+        root=_hub_layout_root(snapshot, repo),
+        kind="hub",
+        name=repo,
+        revision=snapshot.name,
+        confine=snapshot.resolve().parent.parent,
     )
 
 
