@@ -315,7 +315,7 @@ def check_out_dir(
     while not os.path.lexists(probe) and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
-        raise OutputError(f"{flag} {out}: cannot be created ({probe} is not a folder)")
+        raise OutputError(f"{flag} {out}: cannot write output here ({probe} is not a folder)")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise OutputError(f"{flag} {out}: cannot write output here ({probe} is not writable)")
     return out

@@ -43,7 +43,7 @@ def source_identity(src: ResolvedSource, files_read: list[str]) -> dict[str, Any
     if src.kind == "hub":
         ident["identity"] = f"hf://datasets/{src.name}@{src.revision}"
     elif src.kind == "local":
-        ident["identity"] = f"local#{ident['tree_sha256'][:16]}"
+        ident["identity"] = f"local:tree#{ident['tree_sha256'][:16]}"
     else:
         ident["identity"] = f"{src.kind}:{src.name}#{ident['tree_sha256'][:16]}"
     return ident

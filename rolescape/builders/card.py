@@ -17,14 +17,16 @@ LICENCE_CAVEAT = (
 )
 
 
-def _yaml_configs(configs: dict[str, list[str]]) -> str:
+def _yaml_configs(configs: dict[str, list[str]], data_files: dict[str, dict[str, str]] | None = None) -> str:
+    """The card's `configs:`; paths are the content-named files of `data_files` (legacy names without)."""
     lines = ["configs:"]
     for name in sorted(configs):
         lines.append(f"- config_name: {name}")
         lines.append("  data_files:")
         for split in configs[name]:
+            path = (data_files or {}).get(name, {}).get(split) or parquet_relpath(name, split)
             lines.append(f"  - split: {split}")
-            lines.append(f"    path: {parquet_relpath(name, split)}")
+            lines.append(f"    path: {path}")
     return "\n".join(lines)
 
 
@@ -170,7 +172,11 @@ def _empty_note(counts: dict[str, int]) -> str:
 
 
 def dataset_card(
-    parsed: ParsedRelease, source: dict[str, Any], counts: dict[str, int], configs: dict[str, list[str]]
+    parsed: ParsedRelease,
+    source: dict[str, Any],
+    counts: dict[str, int],
+    configs: dict[str, list[str]],
+    data_files: dict[str, dict[str, str]] | None = None,
 ) -> str:
     chars = parsed.characters
     per_char = []
@@ -219,7 +225,7 @@ def dataset_card(
             "- role-play",
             "- multimodal",
             "- rolescape",
-            _yaml_configs(configs),
+            _yaml_configs(configs, data_files),
             "---",
         ]
     )
@@ -236,6 +242,9 @@ Built by `rolescape build` from the raw release. Source: {src}.
 from datasets import load_dataset
 items = load_dataset("path/to/this/folder", "roleplay", split="test")   # one config per task
 ```
+
+Data files are named by the sha256 of their content (`data/<config>/<split>-<hash>.parquet`), so a
+rebuild whose content changed is a new dataset to `load_dataset`'s cache, and an identical one is not.
 
 Task configs (split `test`): `roleplay`, `t2i`, `t2i_vqa` (train-time GRPO prompts, not held out: report
 separately), `knowledge_mcq`, `visual_mcq` (on train images), `dialogue`, `memorization`, `personality`.

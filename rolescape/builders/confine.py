@@ -32,7 +32,9 @@ def check_source_tree(root: Path, bases: Iterable[Path], confine: Path | None = 
     shown = confine if confine is not None else root
 
     def refuse(p: Path, why: str) -> SourceError:
-        return SourceError(f"{shown}: {_rel(p, root)}: {why}; rolescape builds only from files inside the source")
+        return SourceError(
+            f"{shown}: {_rel(p, root)}: {why}; rolescape builds only from files inside the source"
+        )
 
     def check(p: Path) -> bool:
         """True when `p` is a folder to descend into."""

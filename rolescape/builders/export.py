@@ -17,7 +17,7 @@ from rolescape import PROTOCOL_VERSION, __version__
 from rolescape.builders.assemble import metadata_rows, task_rows
 from rolescape.builders.features import encode_rows, features_for
 from rolescape.builders.release import ParsedRelease
-from rolescape.dataset import CONFIG_SPLITS, TASK_SPLIT, parquet_relpath
+from rolescape.dataset import CONFIG_SPLITS, TASK_SPLIT, content_relpath, parquet_relpath
 from rolescape.io import sha256_file, write_json_atomic, write_text_atomic
 from rolescape.schemas import (
     TASK_MODELS,
@@ -32,7 +32,7 @@ from rolescape.schemas import (
 )
 
 MANIFEST_FORMAT = "rolescape-built"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: content-named data files listed under `data_files`
 
 CONFIG_MODELS: dict[str, type[BaseModel]] = {
     "characters": Character,
@@ -76,8 +76,15 @@ def write_build(parsed: ParsedRelease, out: Path, source: dict[str, Any], progre
     # under `empty_configs` and BuiltDataset.read returns [] for it.
     written = {k: v for k, v in tables.items() if v}
     total = len(written)
+    data_files: dict[str, dict[str, str]] = {}
     for i, ((config, split), rows) in enumerate(sorted(written.items())):
-        write_parquet(out / parquet_relpath(config, split), config, rows)
+        # Named by content: `datasets` keys its cache of a local folder by file names (and mtimes),
+        # not by content, so a changed rebuild under the old names was served stale from the cache.
+        tmp = out / parquet_relpath(config, split)
+        write_parquet(tmp, config, rows)
+        rel = content_relpath(config, split, sha256_file(tmp))
+        tmp.rename(out / rel)
+        data_files.setdefault(config, {})[split] = rel
         if progress:
             progress("write parquet", i + 1, total)
 
@@ -96,7 +103,7 @@ def write_build(parsed: ParsedRelease, out: Path, source: dict[str, Any], progre
     )
     write_text_atomic(out / "audit_report.md", audit_report(parsed, source))
     write_json_atomic(out / "leakage.json", {"leakage": parsed.leakage, "floors": parsed.floors})
-    write_text_atomic(out / "README.md", dataset_card(parsed, source, counts, configs))
+    write_text_atomic(out / "README.md", dataset_card(parsed, source, counts, configs, data_files))
 
     files = {}
     for p in sorted(out.rglob("*")):
@@ -112,6 +119,7 @@ def write_build(parsed: ParsedRelease, out: Path, source: dict[str, Any], progre
         "protocol_version": PROTOCOL_VERSION,
         "source": source,
         "configs": configs,
+        "data_files": {c: dict(sorted(v.items())) for c, v in sorted(data_files.items())},
         "counts": counts,
         "empty_configs": empty,
         "findings": _finding_counts(parsed),

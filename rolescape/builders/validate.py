@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rolescape.errors import ValidationFailed
-from rolescape.io import sha256_file
+from rolescape.dataset import manifest_data_relpath
+from rolescape.errors import InputError, ValidationFailed
+from rolescape.io import resolve_inside, sha256_file
 
 IGNORED_PREFIXES = (".git/", ".cache/", ".huggingface/")
 
@@ -33,11 +34,19 @@ def validate_built(path: str | Path, *, deep: bool = True) -> list[str]:
         return [f"{mpath}: missing (not a rolescape build)"]
     except (OSError, json.JSONDecodeError) as e:
         return [f"{mpath}: corrupt: {e}"]
-    if manifest.get("format") != MANIFEST_FORMAT:
+    except RecursionError:
+        return [f"{mpath}: corrupt: JSON nested too deeply to read"]
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        if not isinstance(manifest, dict):
+            return [f"{mpath}: not a rolescape build manifest (not a JSON object)"]
         return [f"{mpath}: not a rolescape build manifest (format {manifest.get('format')!r})"]
     files: dict[str, dict[str, Any]] = manifest.get("files", {})
     for rel, meta in sorted(files.items()):
-        p = root / rel
+        try:  # the manifest is a user file too: its paths stay inside the folder
+            p = resolve_inside(root, rel, what="file", root_name=str(root))
+        except InputError as e:
+            problems.append(f"manifest.json: {e.detail}")
+            continue
         if not p.is_file():
             problems.append(f"{rel}: missing")
         elif p.stat().st_size != meta.get("bytes") or sha256_file(p) != meta.get("sha256"):
@@ -65,7 +74,13 @@ def validate_built(path: str | Path, *, deep: bool = True) -> list[str]:
             problems.append(f"manifest.json: unknown config {config!r}")
             continue
         for split in splits:
-            rel = f"data/{config}/{split}-00000-of-00001.parquet"
+            try:
+                rel = manifest_data_relpath(manifest, config, split, path=mpath)
+            except InputError as e:
+                problems.append(f"manifest.json: {e.detail}")
+                continue
+            if rel is None:
+                continue
             if rel in changed or not (root / rel).is_file():
                 if rel not in files:
                     problems.append(f"{rel}: missing (config {config!r} split {split!r})")

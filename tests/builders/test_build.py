@@ -36,7 +36,10 @@ def test_layout_and_manifest(built: Path):
     assert m["format"] == "rolescape-built"
     for task in TASKS:
         assert m["configs"][task] == ["test"]
-        assert (built / f"data/{task}/test-00000-of-00001.parquet").is_file()
+        rel = m["data_files"][task]["test"]
+        assert (built / rel).is_file()
+        # named by content: data/<config>/<split>-<first 16 hex of the file's sha256>.parquet
+        assert rel == f"data/{task}/test-{m['files'][rel]['sha256'][:16]}.parquet"
         assert m["counts"][f"{task}/test"] > 0, task
     assert set(m["files"]) == {k for k in _tree(built) if k != "manifest.json"}
     card = (built / "README.md").read_text()
@@ -133,22 +136,24 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
 def test_validate_names_changed_missing_unexpected_and_corrupt(built: Path, tmp_path):
     out = tmp_path / "v"
     shutil.copytree(built, out)
-    (out / "data/t2i/test-00000-of-00001.parquet").unlink()
+    m = json.loads((out / "manifest.json").read_text())
+    t2i = m["data_files"]["t2i"]["test"]
+    (out / t2i).unlink()
     with open(out / "audit.jsonl", "a") as f:
         f.write("\n")
     (out / "stray.txt").write_text("?")
     problems = validate_built(out)
     text = "\n".join(problems)
-    assert "data/t2i/test-00000-of-00001.parquet: missing" in text
+    assert f"{t2i}: missing" in text
     assert "audit.jsonl: changed" in text
     assert "stray.txt: unexpected" in text
     # A corrupt parquet whose hash was updated too: caught when the rows are read.
     out2 = tmp_path / "v2"
     shutil.copytree(built, out2)
-    p = out2 / "data/dialogue/test-00000-of-00001.parquet"
-    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
     m = json.loads((out2 / "manifest.json").read_text())
-    rel = "data/dialogue/test-00000-of-00001.parquet"
+    rel = m["data_files"]["dialogue"]["test"]
+    p = out2 / rel
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
     m["files"][rel] = {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
     (out2 / "manifest.json").write_text(json.dumps(m))
     assert any(x.startswith(rel + ": corrupt parquet") for x in validate_built(out2))
