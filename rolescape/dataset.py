@@ -125,7 +125,16 @@ class BuiltDataset:
         self.verify = verify
         self.verified: dict[str, str] = {}  # data file (relative path) -> sha256 checked against the manifest
         mpath = self.path / "manifest.json"
-        if self.path.exists() and not self.path.is_dir():
+        from rolescape.io import _stat_problem, name_problem
+
+        if (why := name_problem(self.path)) is not None:
+            raise InputError(f"dataset path {why}")
+        problem, st = _stat_problem(self.path)
+        if problem == "missing":
+            raise InputError("built dataset folder not found", path=self.path)
+        if problem is not None:
+            raise InputError(f"not a built rolescape dataset ({problem})", path=self.path)
+        if not self.path.is_dir():
             raise InputError("not a built rolescape dataset (a file, not a folder)", path=self.path)
         if not mpath.is_file():
             raise InputError(

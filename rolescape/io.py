@@ -221,6 +221,19 @@ def is_inside(root: str | Path, target: str | Path) -> bool:
     return t == root_r or t.startswith(root_r.rstrip(os.sep) + os.sep)
 
 
+class PathRefused(InputError):
+    """A user-given path that resolve_inside refused; `reason` is a stable code, `why` the words.
+
+    Codes: "not_a_path" (NUL, empty, over-long, not Unicode), "absolute", "escapes", "loop",
+    "unreadable", "missing", "folder", "not_regular", "not_folder".
+    """
+
+    def __init__(self, label: str, reason: str, why: str, *, path: str | Path | None, where: str | None):
+        super().__init__(f"{label}: {why}", path=path, where=where)
+        self.reason = reason
+        self.why = why
+
+
 def resolve_inside(
     root: str | Path,
     rel: str | Path,
@@ -242,37 +255,62 @@ def resolve_inside(
     import re
 
     label = f"{what} {path_label(rel)}"
+    folder = root_name or f"its folder {root}"
 
-    def refuse(why: str) -> InputError:
-        return InputError(f"{label}: {why}", path=path, where=where)
+    def refuse(reason: str, why: str) -> PathRefused:
+        return PathRefused(label, reason, why, path=path, where=where)
 
     if (why := name_problem(rel)) is not None:
-        raise refuse(why)
+        raise refuse("not_a_path", why)
     s = str(rel)
     if os.path.isabs(s) or s.startswith("~") or re.match(r"^[A-Za-z]:[\\/]", s):
-        raise refuse(f"must be relative to {root_name or root}")
+        raise refuse("absolute", f"must be relative to {folder}")
     joined = Path(root) / s
-    if not is_inside(root, joined):
-        raise refuse(f"escapes its folder {root_name or root}")
     problem, st = _stat_problem(joined)
     if problem == "symlink loop":
-        raise refuse("is a symlink loop")
+        raise refuse("loop", "is a symlink loop")
     if problem == "too long":
-        raise refuse(f"is longer than this system allows ({PATH_MAX} bytes)")
+        raise refuse("not_a_path", f"is longer than this system allows ({PATH_MAX} bytes)")
+    if not is_inside(root, joined):
+        raise refuse("escapes", f"escapes {folder}")
     if problem and problem.startswith("unreadable"):
-        raise refuse(problem)
+        raise refuse("unreadable", problem)
     if must is not None:
         import stat as stat_mod
 
         if st is None:
-            raise refuse("not found")
+            raise refuse("missing", "not found")
         if must == "file" and stat_mod.S_ISDIR(st.st_mode):
-            raise refuse("is a folder, not a file")
+            raise refuse("folder", "is a folder, not a file")
         if must == "file" and not stat_mod.S_ISREG(st.st_mode):
-            raise refuse("is not a regular file")
+            raise refuse("not_regular", "is not a regular file")
         if must == "dir" and not stat_mod.S_ISDIR(st.st_mode):
-            raise refuse("is not a folder")
+            raise refuse("not_folder", "is not a folder")
     return Path(os.path.realpath(joined))
+
+
+def check_input_file(path: str | Path, *, what: str = "file") -> Path:
+    """A file named on the command line must exist and be a regular file: one InputError line otherwise
+    (not found, a folder, a symlink loop, a name too long), never an OSError traceback."""
+    import stat as stat_mod
+
+    p = Path(path)
+    if (why := name_problem(p)) is not None:
+        raise InputError(f"{what} {why}", path=path_label(p).strip("'"))
+    problem, st = _stat_problem(p)
+    if problem == "missing":
+        raise InputError(f"{what} not found", path=p)
+    if problem == "symlink loop":
+        raise InputError(f"{what} is a symlink loop", path=p)
+    if problem == "too long":
+        raise InputError(f"{what} name is longer than this system allows", path=path_label(p).strip("'"))
+    if problem is not None or st is None:
+        raise InputError(f"{what} cannot be read ({problem})", path=p)
+    if stat_mod.S_ISDIR(st.st_mode):
+        raise InputError(f"{what} is a folder, not a file", path=p)
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise InputError(f"{what} is not a regular file", path=p)
+    return p
 
 
 def safe_join(root: str | Path, rel: str, *, source: str | Path | None = None, where: str | None = None) -> Path:

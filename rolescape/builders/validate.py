@@ -75,20 +75,21 @@ def validate_built(path: str | Path, *, deep: bool = True) -> list[str]:
             continue
         for split in splits:
             try:
-                rel = manifest_data_relpath(manifest, config, split, path=mpath)
+                drel = manifest_data_relpath(manifest, config, split, path=mpath)
+                dpath = resolve_inside(root, drel, what="data file", root_name=str(root)) if drel else None
             except InputError as e:
                 problems.append(f"manifest.json: {e.detail}")
                 continue
-            if rel is None:
+            if drel is None or dpath is None:
                 continue
-            if rel in changed or not (root / rel).is_file():
-                if rel not in files:
-                    problems.append(f"{rel}: missing (config {config!r} split {split!r})")
+            if drel in changed or not dpath.is_file():
+                if drel not in files:
+                    problems.append(f"{drel}: missing (config {config!r} split {split!r})")
                 continue
             try:
-                rows = pq.read_table(root / rel).to_pylist()
+                rows = pq.read_table(dpath).to_pylist()
             except Exception as e:  # pyarrow raises several types for corrupt files
-                problems.append(f"{rel}: corrupt parquet: {e}")
+                problems.append(f"{drel}: corrupt parquet: {e}")
                 continue
             for i, row in enumerate(rows):
                 image = row.pop("image", None) if config == "images" else None
@@ -100,7 +101,7 @@ def validate_built(path: str | Path, *, deep: bool = True) -> list[str]:
                 except Exception as e:
                     first = str(e).splitlines()
                     detail = " ".join(first[:3]) if first else type(e).__name__
-                    problems.append(f"{rel}: row {i} (id {row.get('id', row.get('key', '?'))}): {detail}")
+                    problems.append(f"{drel}: row {i} (id {row.get('id', row.get('key', '?'))}): {detail}")
                     break
     return problems
 

@@ -34,11 +34,12 @@ def register(app: typer.Typer) -> None:
         """Overall, per-task and per-character tables with 95% intervals, ranks and significance."""
         from rich.console import Console
 
+        from rolescape.io import check_out_dir
         from rolescape.leaderboard import make_leaderboard, parse_headline
 
         res = make_leaderboard(
             list(results or []),
-            out,
+            check_out_dir(out),
             formats=fmt,
             allow_mixed=allow_mixed,
             reported=not no_reported,

@@ -174,6 +174,7 @@ def register(app: typer.Typer) -> None:
         """Score predictions against a built dataset: per-item scores, macro means, bootstrap intervals."""
         from rich.console import Console
 
+        from rolescape.io import check_out_dir
         from rolescape.metrics.engine import default_run_dir, score
         from rolescape.metrics.mcq import load_permutations
 
@@ -191,7 +192,7 @@ def register(app: typer.Typer) -> None:
         if options_permutation is not None:
             options["options_permutation"] = load_permutations(options_permutation)
         run_name = name or predictions.resolve().parent.name or predictions.stem
-        run_dir = out if out is not None else default_run_dir(run_name)
+        run_dir = check_out_dir(out if out is not None else default_run_dir(run_name))
 
         def warn(problems: list[str]) -> None:
             err.print(

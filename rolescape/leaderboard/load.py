@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from rolescape.errors import InputError
-from rolescape.io import read_jsonl
+from rolescape.io import read_jsonl, resolve_inside
 from rolescape.schemas.results import ItemScore, Results
 
 RESULTS_NAME = "results.json"
@@ -127,7 +127,7 @@ def load_run(path: str | Path, *, with_items: bool = True) -> Run:
     res = load_results(rpath)
     run = Run(label=res.model_name, path=rpath, results=res)
     if with_items:
-        ipath = rpath.parent / res.items_file
+        ipath = resolve_inside(rpath.parent, res.items_file, what="items_file", path=rpath, root_name="its run folder")
         if ipath.is_file():
             run.items = load_items(ipath)
         else:

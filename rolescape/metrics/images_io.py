@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rolescape.errors import InputError
-from rolescape.io import safe_join, sha256_bytes
+from rolescape.io import PathRefused, path_label, resolve_inside, sha256_bytes
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -84,12 +84,15 @@ def read_image_bytes(ref: ImageRef, root: str | Path | None) -> bytes:
         )
     if root is None:
         raise InputError(f"image {label!r}: no folder to resolve relative paths against")
-    try:
-        path = safe_join(root, ref)
-    except InputError:
-        raise InputError(f"image {label!r}: path escapes the predictions file's folder") from None
-    if not path.is_file():
-        raise InputError(f"image {label!r} not found")
+    try:  # the shared check: NUL, over-long names, escapes (.. or symlinks), loops, folders
+        path = resolve_inside(root, ref, what="image", must="file", root_name="the predictions file's folder")
+    except PathRefused as e:
+        shown = path_label(ref)
+        if e.reason == "escapes":
+            raise InputError(f"image {shown}: path escapes the predictions file's folder") from None
+        if e.reason == "missing":
+            raise InputError(f"image {shown} not found") from None
+        raise InputError(f"image {shown}: {e.why}") from None
     try:
         return path.read_bytes()
     except OSError as e:

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rolescape.errors import InputError, ValidationFailed
+from rolescape.io import check_input_file
 from rolescape.schemas.predictions import Prediction
 from rolescape.schemas.tasks import TASK_MODELS, TASKS
 
@@ -84,6 +85,9 @@ def task_ids(data: Any, task: str) -> list[str]:
 
     from rolescape.dataset import TASK_SPLIT, parquet_relpath
 
+    if hasattr(data, "read_table"):  # BuiltDataset: the file is verified against the manifest first
+        table = data.read_table(task, TASK_SPLIT, columns=["id"])
+        return [] if table is None else [str(x) for x in table.column("id").to_pylist()]
     p = Path(data.path) / parquet_relpath(task, TASK_SPLIT)
     if not p.is_file():
         raise InputError(f"config {task!r} split {TASK_SPLIT!r} is missing", path=p)
@@ -168,10 +172,8 @@ def check_predictions(
     """
     from rolescape.metrics.images_io import check_image
 
-    path = Path(path)
+    path = check_input_file(path, what="predictions file")  # not found / a folder / a loop: one line
     data = _open_data(data)
-    if not path.is_file():
-        raise InputError("predictions file not found", path=path)
     rep = PredictionReport(path=path)
     disp = str(path)
     root = path.resolve().parent
@@ -203,6 +205,9 @@ def check_predictions(
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             rep.problems.append(f"{disp}:{lineno}:{e.colno}: malformed JSON: {e.msg}")
+            continue
+        except RecursionError:
+            rep.problems.append(f"{disp}:{lineno}: JSON nested too deeply to read")
             continue
         if not isinstance(obj, dict):
             rep.problems.append(f"{disp}:{lineno}: not a JSON object (got {type(obj).__name__})")
