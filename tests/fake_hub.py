@@ -216,9 +216,13 @@ class FakeHub:
                     hub.commits.append(
                         {"revision": revision, "header": header, "files": files, "create_pr": pr, "repo": key}
                     )
+                    deleted = [x["value"]["path"] for x in lines if x["key"] == "deletedFile"]
+                    hub.commits[-1]["deleted"] = deleted
                     if revision == "main" and not pr:
                         if key not in hub.repos:
                             return self._not_found()
+                        for d in deleted:
+                            hub.repos[key].pop(d, None)
                         hub.repos[key].update(files)
                     out = {"commitUrl": f"{hub.url}/datasets/me/rs/commit/c0ffee", "commitOid": "c0ffee"}
                     if pr:

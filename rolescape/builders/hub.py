@@ -60,6 +60,8 @@ def push(folder: str | Path, plan: UploadPlan) -> str:
         info = api.upload_folder(
             folder_path=str(folder), repo_id=plan.repo_id, repo_type="dataset", revision=plan.revision,
             create_pr=plan.create_pr, allow_patterns=[p for p, _ in plan.files],
+            # data files are named by content: the previous build's files would otherwise linger
+            delete_patterns=["data/*"],
             commit_message=f"rolescape build {manifest.get('build_id', '')[:12]}",
         )
     except RolescapeError:

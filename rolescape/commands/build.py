@@ -9,6 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+LEGACY_NOTE = (
+    "built by an older rolescape (data files not named by content): `datasets.load_dataset` may serve "
+    "a stale cached copy after a rebuild; rebuild it with `rolescape build --overwrite`"
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -54,6 +58,8 @@ def register(app: typer.Typer) -> None:
 
         m = validate_or_raise(path)
         console.print(f"[green]ok[/]: {path} matches its manifest ({len(m['files'])} files, build {m['build_id'][:12]})")
+        if "data_files" not in m:
+            console.print(f"[yellow]note[/]: {LEGACY_NOTE}")
 
     @app.command("push")
     def push_cmd(

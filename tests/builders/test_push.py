@@ -69,6 +69,25 @@ def test_push_to_a_branch_and_as_a_pull_request(hub: FakeHub, built: Path, capsy
     assert TOKEN not in capsys.readouterr().out
 
 
+def test_push_over_a_previous_build_replaces_its_content_named_data_files(hub: FakeHub, built: Path):
+    """Data files are named by content, so a re-push must delete the previous build's files under data/
+    (else the repository keeps every old parquet); the card and everything else are replaced as before."""
+    old = {
+        "data/characters/full-00000-of-00001.parquet": b"format-1 file",
+        "data/t2i/test-0123456789abcdef.parquet": b"an older build",
+        "notes.txt": b"not ours: kept",
+    }
+    hub.seed("me/rs", old)
+    assert main(["push", str(built), "--repo-id", "me/rs"]) == 0
+    remote = hub.files("me/rs")
+    local = _local_files(built)
+    assert {k: v for k, v in remote.items() if k.startswith("data/")} == {
+        k: v for k, v in local.items() if k.startswith("data/")
+    }
+    assert remote["notes.txt"] == b"not ours: kept" and remote["manifest.json"] == local["manifest.json"]
+    assert sorted(hub.commits[-1]["deleted"]) == sorted(k for k in old if k.startswith("data/"))
+
+
 def test_push_failure_is_one_line_without_the_token(hub: FakeHub, built: Path, capsys):
     hub.refuse_create = True  # e.g. a token without write access to that namespace
     assert main(["push", str(built), "--repo-id", "me/rs"]) == 2
