@@ -100,9 +100,7 @@ def test_dataset_info_path_outside_the_source_is_a_finding_not_a_read(mini_relea
 
 def test_out_inside_the_source_is_refused(mini_release: Any, tmp_path, capsys):
     build_fails(capsys, mini_release.root, mini_release.root / "built", "--out", "is inside --source")
-    build_fails(
-        capsys, mini_release.root, mini_release.data / "train" / "x", "is inside --source"
-    )
+    build_fails(capsys, mini_release.root, mini_release.data / "train" / "x", "is inside --source")
 
 
 def test_out_that_contains_the_source_is_refused(mini_release: Any, tmp_path, capsys):
@@ -191,7 +189,9 @@ def test_same_files_under_another_folder_name_build_byte_identical(demo_release:
 
 def _rename_character(release: Path, old: str, new: str) -> None:
     for split in ("train", "test"):
-        os.rename(release / "data/personalized_data" / split / old, release / "data/personalized_data" / split / new)
+        os.rename(
+            release / "data/personalized_data" / split / old, release / "data/personalized_data" / split / new
+        )
 
 
 def test_nfd_folder_name_gets_the_id_of_its_nfc_spelling(mini_release: Any, tmp_path):
