@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -141,22 +140,24 @@ class BuiltDataset:
                 "not a built rolescape dataset (no manifest.json); run `rolescape build` first",
                 path=self.path,
             )
-        from rolescape.io import loads_json
+        from rolescape.io import loads_json, sha256_bytes
 
         try:
-            manifest = loads_json(mpath.read_bytes(), path=mpath)
+            raw = mpath.read_bytes()
         except OSError as e:
             raise InputError(f"cannot read: {e.strerror or e}", path=mpath) from None
+        manifest = loads_json(raw, path=mpath)
         if not isinstance(manifest, dict):
             raise InputError("not a rolescape manifest (not a JSON object)", path=mpath)
         self.manifest: dict[str, Any] = manifest
+        # the hash of exactly the bytes the data files are verified against (recorded by every run)
+        self._manifest_sha256 = sha256_bytes(raw)
         self._cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
-    @cached_property
+    @property
     def manifest_sha256(self) -> str:
-        from rolescape.io import sha256_file
-
-        return sha256_file(self.path / "manifest.json")
+        """sha256 of the manifest.json read at open: every verified data file is covered by it."""
+        return self._manifest_sha256
 
     @property
     def source(self) -> str:
