@@ -130,7 +130,7 @@ class BuiltDataset:
             raise InputError(f"dataset path {why}")
         problem, st = _stat_problem(self.path)
         if problem == "missing":
-            raise InputError("built dataset folder not found", path=self.path)
+            raise InputError("not a built rolescape dataset (folder not found)", path=self.path)
         if problem is not None:
             raise InputError(f"not a built rolescape dataset ({problem})", path=self.path)
         if not self.path.is_dir():
