@@ -216,3 +216,44 @@ def test_nfc_and_nfd_spellings_together_are_an_error(demo_release: Path, tmp_pat
     if len({p.name for p in (base / "train").iterdir()}) < 5:
         pytest.skip("this filesystem folds NFC and NFD names together")
     build_fails(capsys, demo_release, tmp_path / "out", "two Unicode forms")
+
+
+def _hub_cache_snapshot(tmp_path: Path, bare: bool) -> Path:
+    """The demo release laid out as huggingface_hub's cache: snapshot files are symlinks into blobs/."""
+    from rolescape.builders import sources
+
+    repo = tmp_path / "hub" / "datasets--Tangc03--RoleScape20"
+    snap = repo / "snapshots" / "abc123"
+    src = sources.resolve_demo().root / "data"
+    base = src / "personalized_data" if bare else src
+    for f in sorted(base.rglob("*")):
+        if not f.is_file():
+            continue
+        data = f.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        link = snap / ("" if bare else "data") / f.relative_to(base)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(blob, link.parent), link)
+    return snap
+
+
+@pytest.mark.parametrize("bare", [False, True])
+def test_hub_snapshot_symlinks_into_its_blob_store_are_inside(bare: bool, monkeypatch, tmp_path, capsys):
+    """Every file of a Hub snapshot is a symlink into the repo's blobs/ (and a bare layout is wrapped
+    by a symlinked view): all inside the repository's cache folder, so the build reads them; a link
+    in the snapshot that leaves the cache folder still refuses the build."""
+    snap = _hub_cache_snapshot(tmp_path, bare)
+    monkeypatch.setattr("huggingface_hub.snapshot_download", lambda **kw: str(snap))
+    rc, err = run(
+        capsys, "build", "--source", "hf://datasets/Tangc03/RoleScape20", "--out", str(tmp_path / "a")
+    )
+    assert rc == 0, err
+    char = snap / ("" if bare else "data/personalized_data") / "train" / "Maple Crumb"
+    (tmp_path / "secret.txt").write_text("outside the cache")
+    os.symlink(tmp_path / "secret.txt", char / "Maple Crumb_full_profile.txt.orig")
+    out = tmp_path / "b"
+    rc, err = run(capsys, "build", "--source", "hf://datasets/Tangc03/RoleScape20", "--out", str(out))
+    assert rc == 2 and len(err) == 1 and "Maple Crumb_full_profile.txt.orig" in err[0], err
+    assert "points outside the source" in err[0] and not out.exists()
