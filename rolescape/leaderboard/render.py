@@ -36,7 +36,7 @@ def _runs_table(lb: Leaderboard) -> tuple[list[str], list[list[str]]]:
                 res.config.predictions_sha256[:12],
                 res.provenance.rolescape_version,
                 (res.provenance.git_hash or "—")[:10],
-                "yes" if r.items is not None else "no",
+                "yes" if r.has_items else "no",
             ]
         )
     return head, rows
