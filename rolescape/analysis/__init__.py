@@ -8,6 +8,13 @@ Schemas: `rolescape.analysis.frames`.
 
 from __future__ import annotations
 
-from rolescape.analysis.frames import ITEMS_SCHEMA, RESULTS_SCHEMA, items_frame, results_frame
+from rolescape.analysis.frames import (
+    ITEMS_SCHEMA,
+    LONG_SCHEMA,
+    RESULTS_SCHEMA,
+    items_frame,
+    long_frame,
+    results_frame,
+)
 
-__all__ = ["ITEMS_SCHEMA", "RESULTS_SCHEMA", "items_frame", "results_frame"]
+__all__ = ["ITEMS_SCHEMA", "LONG_SCHEMA", "RESULTS_SCHEMA", "items_frame", "long_frame", "results_frame"]

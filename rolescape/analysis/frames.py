@@ -29,6 +29,8 @@ from rolescape.leaderboard.load import ITEM_FRAME_SCHEMA, Run, RunSet, load_runs
 if TYPE_CHECKING:
     import polars as pl
 
+    from rolescape.leaderboard.tables import Leaderboard
+
 RUN_COLUMNS: dict[str, str] = {
     "run": "String",
     "model": "String",
@@ -117,4 +119,66 @@ def results_frame(runs: RunSet | Sequence[Run | str | Path]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=_schema(RESULTS_SCHEMA))
 
 
-__all__ = ["ITEMS_SCHEMA", "RESULTS_SCHEMA", "as_runs", "items_frame", "results_frame"]
+
+
+LONG_SCHEMA: dict[str, str] = {  # the long table of a leaderboard: leaderboard.csv and leaderboard.parquet
+    "section": "String",
+    "task": "String",
+    "metric": "String",
+    "model": "String",
+    "reported": "Boolean",
+    "character": "String",
+    "mean": "Float64",
+    "ci_low": "Float64",
+    "ci_high": "Float64",
+    "n": "Int64",
+    "rank": "Int64",
+    "best": "Boolean",
+    "p_value_vs_best": "Float64",
+    "significant": "Boolean",
+    "coverage": "Float64",
+    "source": "String",
+    "partial": "Boolean",
+}
+
+
+def long_frame(lb: Leaderboard) -> pl.DataFrame:
+    """One row per (run, overall mean rank), per (run, task, metric) cell of the task tables (reported
+    rows included), and per (run, task, metric, character), in the order of leaderboard.csv."""
+    import polars as pl
+
+    by_label = {r.label: r for r in lb.runs}
+    rows: list[dict[str, Any]] = []
+    for row in lb.overall.rows:
+        if not row.reported:
+            rank = int(row.stub[0]) if row.stub[0] != "—" else None
+            rows.append({"section": "overall", "metric": "mean_rank", "model": row.key, "reported": False,
+                         "mean": row.cells[-1].value, "rank": rank, "partial": by_label[row.key].partial})  # fmt: skip
+    for t in lb.tasks:
+        for row in t.rows:
+            run = None if row.reported else by_label.get(row.key)
+            tr = run.results.tasks.get(t.task or "") if run else None
+            for col, c in zip(t.columns[1:], row.cells[1:], strict=True):
+                if row.reported and c.value is None:
+                    continue
+                rows.append({
+                    "section": "reported" if row.reported else "task", "task": col.task, "metric": col.metric,
+                    "model": row.stub[-1], "reported": row.reported, "mean": c.value, "ci_low": c.lo,
+                    "ci_high": c.hi, "n": c.n, "rank": c.rank, "best": c.best,
+                    "p_value_vs_best": None if c.test is None else c.test.p_value,
+                    "significant": c.significant, "coverage": None if tr is None else tr.coverage,
+                    "source": lb.reported.source if row.reported and lb.reported else None,
+                    "partial": bool(run and run.partial),
+                })  # fmt: skip
+    chars = results_frame(lb.runs).filter(pl.col("character").is_not_null())
+    order = pl.DataFrame({"run": [r.label for r in lb.runs], "pos": list(range(len(lb.runs)))})
+    chars = chars.join(order, on="run").sort("pos", "task", "metric", "character")
+    head = pl.DataFrame(rows, schema=_schema(LONG_SCHEMA))
+    tail = chars.select(
+        section=pl.lit("character"), task="task", metric="metric", model="run", reported=pl.lit(False),
+        character="character", mean="mean", partial="partial",
+    )  # fmt: skip
+    return pl.concat([head, tail], how="diagonal_relaxed").select(list(LONG_SCHEMA)).cast(_schema(LONG_SCHEMA))
+
+
+__all__ = ["ITEMS_SCHEMA", "LONG_SCHEMA", "RESULTS_SCHEMA", "as_runs", "items_frame", "long_frame", "results_frame"]

@@ -82,7 +82,7 @@ def bootstrap_groups(
     boot = np.zeros(n_resamples, dtype=np.float64)
     for d in diffs:
         idx = rng.integers(0, len(d), size=(n_resamples, len(d)))
-        boot += d[idx].mean(axis=1)
+        boot += np.add.reduce(d[idx], axis=1) / len(d)  # what .mean(axis=1) computes, minus its overhead
     boot /= len(diffs)
     below = int(np.count_nonzero(boot <= 0.0))
     above = int(np.count_nonzero(boot >= 0.0))

@@ -492,6 +492,11 @@ def build_leaderboard(
             f"Runs use different profiles ({', '.join(runset.profiles)}): a metric name can mean a "
             "different model."
         )
+    notes += [
+        f"{r.label}: a partial run, scored on a subset of the items ({r.partial_reason()}): its numbers "
+        "are not comparable to a full run's."
+        for r in runset.partial_runs
+    ]
     notes += [f"{r.label}: {r.items_note}." for r in runset.runs if r.items_note]
     hidden: list[ReportedNumber] = []
     if reported is not None:
