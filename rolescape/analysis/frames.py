@@ -54,10 +54,11 @@ RESULTS_SCHEMA: dict[str, str] = {
 }
 
 
-def _schema(names: dict[str, str]) -> dict[str, Any]:
+def _schema(names: dict[str, str]) -> pl.Schema:
+    """A documented schema (column -> dtype name) as a polars schema."""
     import polars as pl
 
-    return {k: getattr(pl, v) for k, v in names.items()}
+    return pl.Schema({k: getattr(pl, v) for k, v in names.items()})
 
 
 def as_runs(runs: RunSet | Sequence[Run | str | Path]) -> list[Run]:
@@ -119,8 +120,6 @@ def results_frame(runs: RunSet | Sequence[Run | str | Path]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=_schema(RESULTS_SCHEMA))
 
 
-
-
 LONG_SCHEMA: dict[str, str] = {  # the long table of a leaderboard: leaderboard.csv and leaderboard.parquet
     "section": "String",
     "task": "String",
@@ -178,7 +177,17 @@ def long_frame(lb: Leaderboard) -> pl.DataFrame:
         section=pl.lit("character"), task="task", metric="metric", model="run", reported=pl.lit(False),
         character="character", mean="mean", partial="partial",
     )  # fmt: skip
-    return pl.concat([head, tail], how="diagonal_relaxed").select(list(LONG_SCHEMA)).cast(_schema(LONG_SCHEMA))
+    return (
+        pl.concat([head, tail], how="diagonal_relaxed").select(list(LONG_SCHEMA)).cast(_schema(LONG_SCHEMA))
+    )
 
 
-__all__ = ["ITEMS_SCHEMA", "LONG_SCHEMA", "RESULTS_SCHEMA", "as_runs", "items_frame", "long_frame", "results_frame"]
+__all__ = [
+    "ITEMS_SCHEMA",
+    "LONG_SCHEMA",
+    "RESULTS_SCHEMA",
+    "as_runs",
+    "items_frame",
+    "long_frame",
+    "results_frame",
+]

@@ -40,7 +40,9 @@ def parse_formats(values: Iterable[str] | None) -> list[str]:
             if not part:
                 continue
             if part not in FORMATS:
-                raise InputError(f"unknown format {part!r} (known: md, latex, csv, html, parquet)", where="--format")
+                raise InputError(
+                    f"unknown format {part!r} (known: md, latex, csv, html, parquet)", where="--format"
+                )
             canon = FORMATS[part][0]
             if canon not in out:
                 out.append(canon)

@@ -18,11 +18,10 @@ import math
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from typing_extensions import NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs this one on Python 3.11
 
 from rolescape.errors import InputError
 from rolescape.io import read_jsonl
@@ -82,7 +81,9 @@ class Run:
         if self.items is None:
             return {}
         return {
-            iid: float(v) for (t, iid), s in self.items.items() if t == task and (v := s.metrics.get(metric)) is not None
+            iid: float(v)
+            for (t, iid), s in self.items.items()
+            if t == task and (v := s.metrics.get(metric)) is not None
         }
 
 
@@ -230,17 +231,22 @@ def load_item_frame(path: Path) -> pl.DataFrame:
         rows: list[Any] = list(_lines_adapter().validate_json(b"[" + b",".join(lines) + b"]"))
     except ValidationError:
         rows = [s.model_dump() for s in load_items(path).values()]  # raises, naming the line
-    last = {(r["task"], r["id"]): r for r in rows}
-    cols: dict[str, list[Any]] = {name: [] for name in ITEM_FRAME_SCHEMA}
-    for r in last.values():
-        for metric, value in r["metrics"].items():
-            cols["task"].append(r["task"])
-            cols["character"].append(r["character"])
-            cols["item_id"].append(r["id"])
-            cols["metric"].append(metric)
-            cols["value"].append(value)
-    schema = {k: getattr(pl, v) for k, v in ITEM_FRAME_SCHEMA.items()}
-    return pl.DataFrame(cols, schema=schema)
+    import numpy as np
+
+    last = list({(r["task"], r["id"]): r for r in rows}.values())
+    base = pl.DataFrame(
+        {
+            "task": [r["task"] for r in last],
+            "character": [r["character"] for r in last],
+            "item_id": [r["id"] for r in last],
+        },
+        schema={"task": pl.String, "character": pl.String, "item_id": pl.String},
+    )
+    repeat = np.repeat(np.arange(len(last)), [len(r["metrics"]) for r in last])
+    return base[repeat].with_columns(
+        metric=pl.Series([m for r in last for m in r["metrics"]], dtype=pl.String),
+        value=pl.Series([v for r in last for v in r["metrics"].values()], dtype=pl.Float64),
+    )
 
 
 def load_run(path: str | Path, *, with_items: bool = True, as_frame: bool = False) -> Run:

@@ -122,7 +122,9 @@ def task_plot(lb: Leaderboard, table: Table, labels: list[str]) -> bytes:
             ax.set_title(mpl_text(metrics[k]), fontsize=8)
         else:
             ax.axis("off")
-    fig.suptitle(mpl_text(f"{TASK_TITLES.get(task, task)}: every metric (95% bootstrap interval)"), fontsize=10)
+    fig.suptitle(
+        mpl_text(f"{TASK_TITLES.get(task, task)}: every metric (95% bootstrap interval)"), fontsize=10
+    )
     fig.tight_layout()
     return _png(fig)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rolescape.leaderboard.load import Run, RunSet
 from rolescape.leaderboard.metricinfo import HEADLINE_PREFERENCE, headline_metric, lower_is_better
@@ -32,6 +32,7 @@ TASK_TITLES: dict[str, str] = {
     "memorization": "Memorization",
     "personality": "Personality",
 }
+
 
 def fmt_num(v: float, digits: int) -> str:
     s = f"{v:.{digits}f}"
@@ -155,7 +156,9 @@ def competition_ranks(values: dict[str, float | None], lower_better: bool) -> di
     """1 = best; ties share the better rank ("1, 1, 3")."""
     import polars as pl
 
-    f = pl.DataFrame({"k": list(values), "v": list(values.values())}, schema={"k": pl.String, "v": pl.Float64})
+    f = pl.DataFrame(
+        {"k": list(values), "v": list(values.values())}, schema={"k": pl.String, "v": pl.Float64}
+    )
     f = f.drop_nulls("v").with_columns(r=_signed("v", lower_better).rank("min").cast(pl.Int64))
     return dict(zip(f["k"].to_list(), f["r"].to_list(), strict=True))
 
@@ -210,8 +213,7 @@ class _Builder:
         self.columns: dict[tuple[str, str], dict[str, Cell]] = {}
         # pivot columns are run positions, never labels: a model may be called "character"
         self.pos = {r.label: str(i) for i, r in enumerate(self.runs)}
-        items = items_frame(self.runs).drop_nulls("value").with_columns(pl.col("run").replace_strict(self.pos))
-        self.item_parts: dict[Any, pl.DataFrame] = items.partition_by("task", "metric", as_dict=True)
+        self.items = items_frame(self.runs)
         self.reported_shown: list[ReportedNumber] = []
 
     def digits(self, task: str, metric: str) -> int:
@@ -249,9 +251,11 @@ class _Builder:
         import numpy as np
         import polars as pl
 
-        part = self.item_parts.get((task, metric))
+        part = self.items.filter(
+            (pl.col("task") == task) & (pl.col("metric") == metric) & pl.col("value").is_not_null()
+        ).with_columns(pl.col("run").replace_strict(self.pos))
         piv = None
-        if part is not None and self.pos[best] in set(part["run"].unique().to_list()):
+        if self.pos[best] in set(part["run"].unique().to_list()):
             piv = part.pivot(on="run", index=["character", "item_id"], values="value").sort(
                 "character", "item_id"
             )
@@ -310,7 +314,8 @@ class _Builder:
             n_tasks=pl.len(), mean_rank=pl.col("rank").filter(pl.col("shared")).mean()
         )
         n_tasks = {r.label: 0 for r in self.runs} | dict(per_run.select("run", "n_tasks").iter_rows())
-        mean_rank = {r.label: None for r in self.runs} | dict(per_run.select("run", "mean_rank").iter_rows())
+        mean_rank: dict[str, float | None] = {r.label: None for r in self.runs}
+        mean_rank |= dict(per_run.select("run", "mean_rank").iter_rows())
         overall_rank = competition_ranks(mean_rank, lower_better=True)
         rows: list[Row] = []
         for r in self.runs:
@@ -413,14 +418,21 @@ class _Builder:
         import polars as pl
 
         sk = pl.DataFrame(
-            [(s.metric, s.reason, r.label) for r in self.runs for s in r.results.skipped if s.task in (task, "*")],
+            [
+                (s.metric, s.reason, r.label)
+                for r in self.runs
+                for s in r.results.skipped
+                if s.task in (task, "*")
+            ],
             schema={"metric": pl.String, "reason": pl.String, "run": pl.String},
             orient="row",
         )
         by_metric = sk.group_by("metric", "reason").agg(pl.col("run").unique().sort())
         groups = by_metric.group_by("reason", "run").agg(pl.col("metric").sort())
         out = sorted(groups.iter_rows(), key=lambda g: (g[2], g[0]))
-        return [f"Skipped {', '.join(names)} ({', '.join(labels)}): {reason}" for reason, labels, names in out]
+        return [
+            f"Skipped {', '.join(names)} ({', '.join(labels)}): {reason}" for reason, labels, names in out
+        ]
 
     def character_table(self, task: str, order: list[str]) -> Table | None:
         import polars as pl
@@ -435,7 +447,10 @@ class _Builder:
         lower = lower_is_better(metric)
         digits = column_digits(pc["mean"].to_list())
         pc = pc.with_columns(rank=_signed("mean", lower).rank("min").over("character").cast(pl.Int64))
-        got = {(row[0], row[1]): (row[2], row[3]) for row in pc.select("character", "run", "mean", "rank").iter_rows()}
+        got = {
+            (row[0], row[1]): (row[2], row[3])
+            for row in pc.select("character", "run", "mean", "rank").iter_rows()
+        }
         macro = self.metric_cells(task, metric)
         rows: list[Row] = []
         for ch in sorted(set(pc["character"].to_list())):
@@ -523,3 +538,21 @@ def build_leaderboard(
         tests=b.tests,
         best=b.best,
     )
+
+
+__all__ = [
+    "HEADLINE_PREFERENCE",
+    "TASK_TITLES",
+    "Cell",
+    "Column",
+    "Leaderboard",
+    "Row",
+    "Table",
+    "build_leaderboard",
+    "column_digits",
+    "competition_ranks",
+    "fmt_num",
+    "lower_is_better",
+    "pick_headline",
+    "task_metrics",
+]

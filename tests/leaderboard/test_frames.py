@@ -93,7 +93,9 @@ def test_frames_on_demo_runs(demo_runs: list[Path]):
 def test_skipped_metric_and_partial_run(tmp_path: Path):
     from rolescape.schemas.results import SkippedMetric
 
-    full = write_run(tmp_path, "full", 0.1, skipped=[SkippedMetric(task="roleplay", metric="face_sim", reason="x")])
+    full = write_run(
+        tmp_path, "full", 0.1, skipped=[SkippedMetric(task="roleplay", metric="face_sim", reason="x")]
+    )
     part = write_run(tmp_path, "part", 0.0, tasks=("knowledge_mcq",))
     obj = json.loads((part / "results.json").read_text())
     obj.update(limit=2, partial=True)
@@ -139,7 +141,10 @@ def test_model_a_vs_b_on_common_items_per_character(runs: list[Path]):
 
 def test_parquet_through_the_cli(runs: list[Path], tmp_path: Path):
     out = tmp_path / "o"
-    assert main(["leaderboard", *map(str, runs), "--format", "csv,parquet", "--no-plots", "--out", str(out)]) == 0
+    assert (
+        main(["leaderboard", *map(str, runs), "--format", "csv,parquet", "--no-plots", "--out", str(out)])
+        == 0
+    )
     table = pq.read_table(out / "leaderboard.parquet")
     assert table.column_names == list(LONG_SCHEMA)
     assert str(table.schema.field("n").type) == "int64" and str(table.schema.field("best").type) == "bool"
@@ -152,5 +157,8 @@ def test_parquet_through_the_cli(runs: list[Path], tmp_path: Path):
         if p["mean"] is not None:
             assert float(r["mean"]) == round(p["mean"], 6)
     first = (out / "leaderboard.parquet").read_bytes()
-    assert main(["leaderboard", *map(str, runs), "-f", "parquet", "--no-plots", "--out", str(tmp_path / "p")]) == 0
+    assert (
+        main(["leaderboard", *map(str, runs), "-f", "parquet", "--no-plots", "--out", str(tmp_path / "p")])
+        == 0
+    )
     assert (tmp_path / "p" / "leaderboard.parquet").read_bytes() == first

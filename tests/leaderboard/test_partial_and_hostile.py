@@ -78,7 +78,9 @@ def test_allowed_partial_run_is_marked_in_every_output(tmp_path: Path, capsys: p
     assert flags == {("full", False), ("part (partial)", True)}
 
 
-def test_only_partial_runs_and_old_files_without_the_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_only_partial_runs_and_old_files_without_the_fields(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     a = write_run(tmp_path, "a", 0.1)
     b = write_run(tmp_path, "b", 0.0)
     for run in (a, b):  # a results file from before issue 15 has none of the fields: a full run
@@ -118,7 +120,9 @@ def _md_cells(line: str) -> int:
     return len(re.findall(r"(?<!\\)\|", line))
 
 
-def test_hostile_names_are_escaped_in_every_format_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_hostile_names_are_escaped_in_every_format_and_plot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     runs = _evil_runs(tmp_path)
     out = tmp_path / "o"
     rc, stdout, err = _cli(["leaderboard", *map(str, runs), "--format", ALL, "--out", str(out)], capsys)
@@ -169,7 +173,9 @@ def test_mpl_text_keeps_dollars_literal():
 
 # -- non-finite numbers -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
-def test_non_finite_number_in_results_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], token: str):
+def test_non_finite_number_in_results_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], token: str
+):
     good = write_run(tmp_path, "good", 0.1)
     bad = write_run(tmp_path, "bad", 0.0)
     text = (bad / "results.json").read_text()
