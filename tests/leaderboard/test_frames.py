@@ -118,8 +118,13 @@ def test_model_a_vs_b_on_common_items_per_character(runs: list[Path]):
     a = items.filter(pl.col("model") == "strong")
     b = items.filter(pl.col("model") == "weak")
     both = a.join(b, on=["task", "metric", "item_id"], suffix="_b")  # the items both answered
-    diff = both.group_by("task", "metric", "character").agg((pl.col("value") - pl.col("value_b")).mean())
-    got = {(t, m, c): v for t, m, c, v in diff.iter_rows()}
+    per_char = (
+        both.group_by("task", "metric", "character")
+        .agg(diff=(pl.col("value") - pl.col("value_b")).mean(), n=pl.len())
+        .sort("task", "metric", "character")
+    )
+    got = {(t, m, c): v for t, m, c, v, _ in per_char.iter_rows()}
+    assert per_char["n"].sum() == both.height
 
     def load(name: str) -> dict[tuple[str, str, str], tuple[str, float]]:
         out = {}
