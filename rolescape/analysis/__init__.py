@@ -12,9 +12,20 @@ from rolescape.analysis.frames import (
     ITEMS_SCHEMA,
     LONG_SCHEMA,
     RESULTS_SCHEMA,
+    SKIPPED_SCHEMA,
     items_frame,
     long_frame,
     results_frame,
+    skipped_frame,
 )
 
-__all__ = ["ITEMS_SCHEMA", "LONG_SCHEMA", "RESULTS_SCHEMA", "items_frame", "long_frame", "results_frame"]
+__all__ = [
+    "ITEMS_SCHEMA",
+    "LONG_SCHEMA",
+    "RESULTS_SCHEMA",
+    "SKIPPED_SCHEMA",
+    "items_frame",
+    "long_frame",
+    "results_frame",
+    "skipped_frame",
+]

@@ -11,6 +11,9 @@ Schemas (every column typed, nulls only where stated):
     manifest_sha256 str, partial bool, task str, character str, item_id str, metric str,
     value f64 (null where the metric does not apply to the item)
 
+`skipped_frame`: one row per metric a run skipped: run str, task str ("*" = every task), metric str,
+    reason str.
+
 `results_frame`: one row per (run, task, metric) and per (run, task, metric, character).
     run, model, profile, protocol, manifest_sha256 str, partial bool, task str, metric str,
     character str (null on the macro row), mean f64 (null when nothing was scored), ci_low f64,
@@ -120,6 +123,17 @@ def results_frame(runs: RunSet | Sequence[Run | str | Path]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=_schema(RESULTS_SCHEMA))
 
 
+SKIPPED_SCHEMA: dict[str, str] = {"run": "String", "task": "String", "metric": "String", "reason": "String"}
+
+
+def skipped_frame(runs: RunSet | Sequence[Run | str | Path]) -> pl.DataFrame:
+    """The metrics each run skipped, and why (a skipped metric has no rows in the other frames)."""
+    import polars as pl
+
+    rows = [(r.label, s.task, s.metric, s.reason) for r in as_runs(runs) for s in r.results.skipped]
+    return pl.DataFrame(rows, schema=_schema(SKIPPED_SCHEMA), orient="row")
+
+
 LONG_SCHEMA: dict[str, str] = {  # the long table of a leaderboard: leaderboard.csv and leaderboard.parquet
     "section": "String",
     "task": "String",
@@ -186,8 +200,10 @@ __all__ = [
     "ITEMS_SCHEMA",
     "LONG_SCHEMA",
     "RESULTS_SCHEMA",
+    "SKIPPED_SCHEMA",
     "as_runs",
     "items_frame",
     "long_frame",
     "results_frame",
+    "skipped_frame",
 ]

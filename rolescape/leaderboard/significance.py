@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
+    import polars as pl
 
 
 @dataclass(frozen=True)
@@ -88,3 +89,32 @@ def bootstrap_groups(
     above = int(np.count_nonzero(boot >= 0.0))
     p = min(1.0, 2.0 * (min(below, above) + 1) / (n_resamples + 1))
     return PairedResult(delta=delta, p_value=p, n_common=n_common)
+
+
+def tests_against_best(
+    part: pl.DataFrame, best: str, seeds: dict[str, list[int]], *, n_resamples: int
+) -> dict[str, PairedResult | None]:
+    """`best` against each run of `seeds` on one (task, metric): `part` holds its per-item values
+    (run, character, item_id, value; no nulls), pivoted once to one column per run."""
+    import numpy as np
+    import polars as pl
+
+    pos = {label: str(i) for i, label in enumerate([best, *seeds])}  # never labels: one may be "character"
+    part = part.filter(pl.col("run").is_in(list(pos))).with_columns(pl.col("run").replace_strict(pos))
+    if pos[best] not in set(part["run"].unique().to_list()):
+        return dict.fromkeys(seeds)
+    piv = part.pivot(on="run", index=["character", "item_id"], values="value").sort("character", "item_id")
+    codes = piv["character"].rank("dense").to_numpy()
+    a = piv[pos[best]].cast(pl.Float64).to_numpy()
+    return {
+        label: paired_columns(
+            a,
+            piv[pos[label]].cast(pl.Float64).to_numpy(),
+            np.asarray(codes),
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+        if pos[label] in piv.columns
+        else None
+        for label, seed in seeds.items()
+    }

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rolescape.leaderboard.load import Run, RunSet
-from rolescape.leaderboard.metricinfo import HEADLINE_PREFERENCE, headline_metric, lower_is_better
+from rolescape.leaderboard.metricinfo import HEADLINE_PREFERENCE, headline_metric, lower_is_better  # noqa: F401
 from rolescape.leaderboard.reported import ReportedNumber, ReportedSet
-from rolescape.leaderboard.significance import PairedResult, comparison_seed, paired_columns
+from rolescape.leaderboard.significance import PairedResult, comparison_seed, tests_against_best
 from rolescape.schemas.results import MetricSummary
 from rolescape.schemas.tasks import TASKS
 
@@ -120,11 +120,6 @@ def _summary(run: Run, task: str, metric: str) -> MetricSummary | None:
     return tr.metrics.get(metric) if tr else None
 
 
-def _mean(run: Run, task: str, metric: str) -> float | None:
-    s = _summary(run, task, metric)
-    return None if s is None else s.mean
-
-
 def task_metrics(runs: Iterable[Run], task: str) -> list[str]:
     names: set[str] = set()
     for r in runs:
@@ -176,11 +171,9 @@ class _Builder:
     ):
         import polars as pl
 
-        from rolescape.analysis.frames import items_frame, results_frame
+        from rolescape.analysis.frames import items_frame, results_frame, skipped_frame
 
-        self.rs = runset
         self.runs = runset.runs
-        self.by_label = {r.label: r for r in self.runs}
         self.reported = reported
         self.n_resamples = n_resamples
         self.seed = seed
@@ -211,9 +204,8 @@ class _Builder:
             for t, m, v in self.ranked.group_by("task", "metric").agg(pl.col("mean").abs().max()).iter_rows()
         }
         self.columns: dict[tuple[str, str], dict[str, Cell]] = {}
-        # pivot columns are run positions, never labels: a model may be called "character"
-        self.pos = {r.label: str(i) for i, r in enumerate(self.runs)}
         self.items = items_frame(self.runs)
+        self.skipped = skipped_frame(self.runs)
         self.reported_shown: list[ReportedNumber] = []
 
     def digits(self, task: str, metric: str) -> int:
@@ -247,34 +239,17 @@ class _Builder:
         return cells
 
     def significance(self, task: str, metric: str, best: str, cells: dict[str, Cell]) -> None:
-        """Paired bootstrap of the best run against every other run with a value, on one pivot."""
-        import numpy as np
+        """Paired bootstrap of the best run against every other run with a value."""
         import polars as pl
 
         part = self.items.filter(
             (pl.col("task") == task) & (pl.col("metric") == metric) & pl.col("value").is_not_null()
-        ).with_columns(pl.col("run").replace_strict(self.pos))
-        piv = None
-        if self.pos[best] in set(part["run"].unique().to_list()):
-            piv = part.pivot(on="run", index=["character", "item_id"], values="value").sort(
-                "character", "item_id"
-            )
-            codes = piv["character"].rank("dense").to_numpy()
-        for label, c in cells.items():
-            if label == best or c.value is None:
-                continue
-            res = None
-            if piv is not None and self.pos[label] in piv.columns:
-                res = paired_columns(
-                    piv[self.pos[best]].cast(pl.Float64).to_numpy(),
-                    piv[self.pos[label]].cast(pl.Float64).to_numpy(),
-                    np.asarray(codes),
-                    n_resamples=self.n_resamples,
-                    seed=comparison_seed(self.seed, task, metric, best, label),
-                )
-            self.tests[(task, metric, label)] = res
-            c.test = res
-            c.significant = res is not None and res.p_value < self.alpha
+        )
+        others = [label for label, c in cells.items() if label != best and c.value is not None]
+        seeds = {o: comparison_seed(self.seed, task, metric, best, o) for o in others}
+        for label, res in tests_against_best(part, best, seeds, n_resamples=self.n_resamples).items():
+            self.tests[(task, metric, label)] = cells[label].test = res
+            cells[label].significant = res is not None and res.p_value < self.alpha
 
     def reported_row(self, columns: list[Column], stub_width: int, lead: list[Cell]) -> Row | None:
         if self.reported is None:
@@ -342,18 +317,16 @@ class _Builder:
         ]
         partial = sorted(k for k, n in n_tasks.items() if n < len(cols))
         missing = ", ".join(f"{k} ({n_tasks[k]}/{len(cols)} tasks)" for k in partial)
-        if partial and shared:
-            left_out = [c.title for c in cols if c not in shared]
+        if partial:
+            left_out = ", ".join(str(c.title) for c in cols if c not in shared)
             notes.append(
-                "Runs cover different tasks, so rank and mean rank use only the tasks every run was "
-                f"scored on: {', '.join(str(c.title) for c in shared)}; "
-                f"{', '.join(str(t) for t in left_out)} are shown but not counted. "
-                f"Runs missing a task: {missing}."
-            )
-        elif partial:
-            notes.append(
-                "No task was scored for every run, so there is no overall rank; compare runs per task. "
-                f"Runs missing a task: {missing}."
+                (
+                    "Runs cover different tasks, so rank and mean rank use only the tasks every run was "
+                    f"scored on: {', '.join(str(c.title) for c in shared)}; {left_out} are shown but not counted. "
+                    if shared
+                    else "No task was scored for every run, so there is no overall rank; compare runs per task. "
+                )
+                + f"Runs missing a task: {missing}."
             )
         return Table(
             key="overall",
@@ -417,22 +390,11 @@ class _Builder:
         """One note per (reason, runs): the metrics skipped for that reason by exactly those runs."""
         import polars as pl
 
-        sk = pl.DataFrame(
-            [
-                (s.metric, s.reason, r.label)
-                for r in self.runs
-                for s in r.results.skipped
-                if s.task in (task, "*")
-            ],
-            schema={"metric": pl.String, "reason": pl.String, "run": pl.String},
-            orient="row",
-        )
+        sk = self.skipped.filter(pl.col("task").is_in([task, "*"]))
         by_metric = sk.group_by("metric", "reason").agg(pl.col("run").unique().sort())
         groups = by_metric.group_by("reason", "run").agg(pl.col("metric").sort())
         out = sorted(groups.iter_rows(), key=lambda g: (g[2], g[0]))
-        return [
-            f"Skipped {', '.join(names)} ({', '.join(labels)}): {reason}" for reason, labels, names in out
-        ]
+        return [f"Skipped {', '.join(m)} ({', '.join(runs)}): {why}" for why, runs, m in out]
 
     def character_table(self, task: str, order: list[str]) -> Table | None:
         import polars as pl
@@ -538,21 +500,3 @@ def build_leaderboard(
         tests=b.tests,
         best=b.best,
     )
-
-
-__all__ = [
-    "HEADLINE_PREFERENCE",
-    "TASK_TITLES",
-    "Cell",
-    "Column",
-    "Leaderboard",
-    "Row",
-    "Table",
-    "build_leaderboard",
-    "column_digits",
-    "competition_ranks",
-    "fmt_num",
-    "lower_is_better",
-    "pick_headline",
-    "task_metrics",
-]

@@ -13,7 +13,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from rolescape.analysis import ITEMS_SCHEMA, LONG_SCHEMA, RESULTS_SCHEMA, items_frame, results_frame
+from rolescape.analysis import (
+    ITEMS_SCHEMA,
+    LONG_SCHEMA,
+    RESULTS_SCHEMA,
+    SKIPPED_SCHEMA,
+    items_frame,
+    results_frame,
+    skipped_frame,
+)
 from rolescape.cli import main
 
 from .helpers import write_run
@@ -108,6 +116,9 @@ def test_skipped_metric_and_partial_run(tmp_path: Path):
     assert set(by_run["part (partial)"]["task"]) == {"knowledge_mcq"}
     res = results_frame([full, part])
     assert res.filter(res["partial"])["run"].unique().to_list() == ["part (partial)"]
+    skipped = skipped_frame([full, part])
+    assert _dtypes(skipped) == _expect(SKIPPED_SCHEMA)
+    assert skipped.rows() == [("full", "roleplay", "face_sim", "x")]
 
 
 def test_model_a_vs_b_on_common_items_per_character(runs: list[Path]):
