@@ -191,10 +191,10 @@ def measure(pkg_root: Path, runs: list[Path], out: Path, n_resamples: int) -> di
     times, rsss, walls = [], [], []
     for _ in range(REPEATS):  # the best of REPEATS: this machine's 2 cores are shared
         t = time.perf_counter()
-        dt, rss, imported = _child(CHILD, pkg_root, str(listing), str(out), str(n_resamples)).split()
+        got_s, got_rss, imported = _child(CHILD, pkg_root, str(listing), str(out), str(n_resamples)).split()
         walls.append(time.perf_counter() - t)
-        times.append(float(dt))
-        rsss.append(int(rss))
+        times.append(float(got_s))
+        rsss.append(int(got_rss))
         if not Path(imported).is_relative_to(pkg_root):
             raise SystemExit(f"benchmark child imported {imported}, not the code under {pkg_root}")
     dt, rss, wall = min(times), min(rsss), min(walls)
@@ -209,6 +209,11 @@ def measure(pkg_root: Path, runs: list[Path], out: Path, n_resamples: int) -> di
         "above_imports_mb": round((rss - base) / 1024, 1),
         "files_sha256": files,
     }
+
+
+def _num(v: object) -> float:
+    assert isinstance(v, (int, float))
+    return float(v)
 
 
 def old_tree(tmp: Path) -> Path:
@@ -271,10 +276,9 @@ def main() -> None:
                 print(
                     f"N={n} B={boot} old: {was['leaderboard_s']} s, peak {was['peak_rss_mb']} MB", flush=True
                 )
-                entry["speedup"] = round(float(was["leaderboard_s"]) / float(new["leaderboard_s"]), 2)  # type: ignore[arg-type]
+                entry["speedup"] = round(_num(was["leaderboard_s"]) / _num(new["leaderboard_s"]), 2)
                 entry["peak_rss_ratio_old_over_new"] = round(
-                    float(was["peak_rss_mb"]) / float(new["peak_rss_mb"]),
-                    2,  # type: ignore[arg-type]
+                    _num(was["peak_rss_mb"]) / _num(new["peak_rss_mb"]), 2
                 )
                 entry["identical_outputs"] = was["files_sha256"] == new["files_sha256"]
             rec[f"n{n}_b{boot}"] = entry

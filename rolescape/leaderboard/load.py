@@ -230,6 +230,12 @@ def load_item_frame(path: Path) -> pl.DataFrame:
     try:
         rows: list[Any] = list(_lines_adapter().validate_json(b"[" + b",".join(lines) + b"]"))
     except ValidationError:
+        rows = []
+    # one object per line, exactly: joining lines with commas must not let a line hold two items
+    one_each = len(rows) == len(lines) and all(
+        ln.strip()[:1] == b"{" and ln.strip()[-1:] == b"}" for ln in lines
+    )
+    if not one_each:
         rows = [s.model_dump() for s in load_items(path).values()]  # raises, naming the line
     import numpy as np
 

@@ -209,3 +209,13 @@ def test_non_finite_number_in_items_log_is_refused(tmp_path: Path, capsys: pytes
     line = _one_line(err)
     assert f"items.jsonl:5: schema: field metrics.{metric}: NaN or infinite" in line
     assert not (tmp_path / "o").exists()
+
+
+def test_a_line_holding_two_items_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """The one-pass validation joins lines with commas; a line `{..}, {..}` must still be an error."""
+    run = write_run(tmp_path, "m", 0.1)
+    lines = (run / "items.jsonl").read_text().splitlines()
+    lines[2] = lines[2] + ", " + lines.pop(3)
+    (run / "items.jsonl").write_text("\n".join(lines) + "\n")
+    rc, _, err = _cli(["leaderboard", str(run), "--out", str(tmp_path / "o")], capsys)
+    assert rc == 2 and "items.jsonl:3:" in _one_line(err) and "malformed JSON" in err
