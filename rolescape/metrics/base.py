@@ -20,6 +20,8 @@ from rolescape.schemas.predictions import Prediction
 from rolescape.schemas.results import ModelInfo
 
 Scores = dict[str, float | None]
+# The one progress protocol of the library: progress(stage, done, total). Only rolescape/commands draws.
+ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -37,11 +39,13 @@ class ScoreContext:
     num_workers: int = 0
     predictions_root: Path | None = None       # folder of predictions.jsonl (image paths resolve here)
     options: dict[str, Any] = field(default_factory=dict)        # family-specific (judge url, ...)
-    progress: Callable[[str, int], None] | None = None           # (label, n_done_increment)
+    progress: ProgressFn | None = None                           # (stage, done, total)
     models: dict[str, ModelInfo] = field(default_factory=dict)   # filled by families as they load models
     # (task or "*", metric, reason): metrics a family cannot compute in this run (e.g. no face model
     # offline). Record them with `skip_metric`; they are reported as skipped, never as zero.
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    # family name -> its typed config (rolescape.schemas.spec); `options` is the flat view of them
+    configs: dict[str, Any] = field(default_factory=dict)
 
     def skip_metric(self, metric: str, reason: str, task: str = "*") -> None:
         self.skipped.append((task, metric, reason))

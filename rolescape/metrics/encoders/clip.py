@@ -257,10 +257,10 @@ class ClipEncoder:
                 backend, mid = cls._load_local(p)
                 revision, source = path_fingerprint(p), src.label
             elif want_hf:
-                backend, revision = cls._load_hf(HF_ID, local_only=src.local_only)
+                backend, revision = cls._load_hf(  # type: ignore[assignment]HF_ID, local_only=src.local_only)
                 mid, source = HF_ID, "hub"
             else:
-                backend, revision = cls._load_openclip_hub(local_only=src.local_only)
+                backend, revision = cls._load_openclip_hub(  # type: ignore[assignment]local_only=src.local_only)
                 mid, source = f"open_clip:{OPENCLIP_ARCH}/{OPENCLIP_TAG} ({OPENCLIP_HUB})", "hub"
         except ModelUnavailable:
             raise

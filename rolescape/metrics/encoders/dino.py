@@ -93,7 +93,7 @@ class DinoEncoder(ImageEmbedder):
         if src.kind == "local":
             revision = path_fingerprint(src.location)
         else:
-            revision = getattr(model.config, "_commit_hash", None)
+            revision = getattr(model.config, "_commit_hash", None)  # type: ignore[assignment]
         info = model_info(
             "dino",
             HUB_ID if src.kind == "hub" else f"transformers:Dinov2Model:{src.location}",
