@@ -636,6 +636,7 @@ def score(
     data_dir: str | Path | Any = None,
     *,
     out_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
     progress: ProgressFn | bool | None = None,
     on_problems: Callable[[list[str]], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
@@ -669,18 +670,15 @@ def score(
                     objects[n] = f
         legacy.pop("progress", None)
         path: Any = data_obj.path if data_obj is not None else data_dir
-        for k in ("model_paths", "cache_dir"):
-            if legacy.get(k) is None:
-                legacy.pop(k, None)
-        if legacy.get("cache_dir") is not None:
-            legacy["cache_dir"] = str(legacy["cache_dir"])
+        if legacy.get("model_paths") is None:
+            legacy.pop("model_paths", None)
         if "num_workers" not in legacy and "workers" in legacy:
             legacy["num_workers"] = legacy.pop("workers")
         spec = spec_from_options(spec, path, families=names, **legacy)
     elif legacy:
         raise TypeError(f"score(spec) takes no other settings (got {', '.join(sorted(legacy))})")
     cb: ProgressFn | None = progress if callable(progress) else None
-    return _score(spec, data_obj, out_dir, cb, on_problems, on_warning, objects)
+    return _score(spec, data_obj, out_dir, cb, on_problems, on_warning, objects, cache_dir=cache_dir)
 
 
 def _score(
@@ -693,6 +691,7 @@ def _score(
     objects: Mapping[str, MetricFamily | type[MetricFamily]],
     *,
     merge_only: bool = False,
+    cache_dir: str | Path | None = None,
 ) -> Results:
     from rolescape.dataset import BuiltDataset
     from rolescape.metrics.registry import DEFAULT_FAMILIES
@@ -758,7 +757,7 @@ def _score(
         batch_size=spec.batch_size,
         alpha=spec.alpha,
         model_paths=dict(spec.model_paths),
-        cache_dir=Path(spec.cache_dir) if spec.cache_dir else None,
+        cache_dir=Path(cache_dir) if cache_dir else None,
         seed=spec.seed,
         num_workers=spec.num_workers,
         predictions_root=pred_path.resolve().parent,
@@ -789,7 +788,7 @@ def _score(
     # under a launcher: mark this rank done; the last one to finish merges all logs
     rank, world = dist
     write_json_atomic(run_dir / _done_name(rank, world), {"spec": hash_obj(_spec_identity(resolved))})
-    merged = _merge_if_complete(run_dir, world, resolved, data, objects, on_warning)
+    merged = _merge_if_complete(run_dir, world, resolved, data, objects, on_warning, cache_dir)
     return merged if merged is not None else results
 
 
@@ -1088,6 +1087,7 @@ def _merge_if_complete(
     data: Any,
     objects: Mapping[str, MetricFamily | type[MetricFamily]],
     on_warning: Callable[[str], None] | None,
+    cache_dir: str | Path | None = None,
 ) -> Results | None:
     """If every rank of this launch is done (same spec), merge their logs once; else None."""
     want = hash_obj(_spec_identity(spec))
@@ -1100,7 +1100,7 @@ def _merge_if_complete(
                 return None
             if mark.get("spec") != want:
                 return None
-        res = _score(spec, data, run_dir, None, None, on_warning, objects, merge_only=True)
+        res = _score(spec, data, run_dir, None, None, on_warning, objects, merge_only=True, cache_dir=cache_dir)
         for r in range(world):
             with contextlib.suppress(FileNotFoundError):
                 (run_dir / _done_name(r, world)).unlink()
@@ -1128,6 +1128,7 @@ def merge_runs(
     *,
     on_warning: Callable[[str], None] | None = None,
     family_objects: Sequence[MetricFamily | type[MetricFamily]] | None = None,
+    cache_dir: str | Path | None = None,
 ) -> Results:
     """Join the run folders of one `--shard I/N` job array into one run (items.jsonl + results.json).
 
@@ -1187,7 +1188,7 @@ def merge_runs(
     objects = {_family_name(o): o for o in family_objects or []}
     spec = first.spec.model_copy(update={"shard": None})
     try:
-        return _score(spec, None, out, None, None, on_warning, objects, merge_only=True)
+        return _score(spec, None, out, None, None, on_warning, objects, merge_only=True, cache_dir=cache_dir)
     except BaseException:
         for p in out.iterdir():
             with contextlib.suppress(OSError):

@@ -154,7 +154,7 @@ class RewardFunction:
 
         alpha = self.ctx.alpha
         if _is_image(c):
-            return Prediction(id=ident, image=IN_MEMORY)  # type: ignore[call-arg], [to_rgb(c, alpha)]
+            return Prediction(id=ident, image=IN_MEMORY), [to_rgb(c, alpha)]  # type: ignore[call-arg]
         if isinstance(c, str):
             return Prediction(id=ident, text=c), []  # type: ignore[call-arg]
         if isinstance(c, (list, tuple)) and c and all(_is_image(x) for x in c):

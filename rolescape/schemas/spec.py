@@ -3,7 +3,8 @@
 The CLI builds a `ScoreSpec`, `rolescape.metrics.engine.score(spec)` takes it, and results.json stores
 it verbatim (resolved: the tasks and families that actually ran, every family's config with its
 defaults filled in), so a results file says exactly what was computed and `score(results.spec)`
-reproduces it. `rolescape schema` exports it as `score_spec.schema.json`.
+reproduces it. `rolescape schema` exports it as `score_spec.schema.json`. Where a run writes (its
+folder, the embedding cache folder) is not part of the spec: it does not change what is computed.
 
 Family configs: `FAMILY_CONFIGS` maps a family name to its config class (a pydantic model). A family
 without a registered class gets `FamilyConfig` with extra fields allowed (custom families). Each
@@ -195,8 +196,7 @@ class ScoreSpec(BaseModel):
     allow_partial: bool = False
     model_paths: dict[str, str] = Field(default_factory=dict, description="--model NAME=PATH")
     num_workers: int = Field(0, ge=0)
-    cache_dir: str | None = None
-    embedding_cache: bool = True
+    embedding_cache: bool = Field(True, description="false: keep embeddings in memory only")
 
     @field_validator("families", mode="before")
     @classmethod

@@ -88,7 +88,7 @@ class DinoEncoder(ImageEmbedder):
             ip = AutoImageProcessor.from_pretrained(src.location, local_files_only=True, backend="pil")
         except Exception:
             ip = dinov2_default_processor()
-        precision = precision_of(ctx)
+        precision = precision_of(ctx, "dino")
         model.eval().to(ctx.device)
         if src.kind == "local":
             revision = path_fingerprint(src.location)

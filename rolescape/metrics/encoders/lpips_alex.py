@@ -78,7 +78,7 @@ class LPIPSAlex:
             raise unavailable("lpips", "LPIPS-alex", e, "pip install lpips") from None
         sd, source, revision = _alexnet_state(ctx)
         net = cls.build(sd)
-        precision = precision_of(ctx)
+        precision = precision_of(ctx, "lpips")
         info = model_info(
             "lpips",
             "lpips:v0.1/alex",
