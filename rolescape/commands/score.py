@@ -188,6 +188,7 @@ def build_spec(
 def register(app: typer.Typer) -> None:
     @app.command("score")
     def score_cmd(
+        ctx: typer.Context,
         predictions: Path = typer.Argument(
             None, help="predictions.jsonl: one {id, text|image|images|choice} per line."
         ),
@@ -264,7 +265,6 @@ def register(app: typer.Typer) -> None:
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
     ) -> None:
         """Score predictions against a built dataset: per-item scores, macro means, bootstrap intervals."""
-        import click
         from rich.console import Console
 
         from rolescape.commands._progress import stage_progress
@@ -274,12 +274,12 @@ def register(app: typer.Typer) -> None:
         con = _out_console()
         err = Console(stderr=True, highlight=False, soft_wrap=True)
         if spec_file is not None:
-            ctx = click.get_current_context()
             given = [
                 p.name
                 for p in ctx.command.params
                 if p.name not in ("spec_file", "out", "no_progress", "cache_dir")
-                and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE  # type: ignore[arg-type]
+                and p.name is not None
+                and getattr(ctx.get_parameter_source(p.name), "name", "") == "COMMANDLINE"
             ]
             if given:
                 raise InputError(f"--spec runs the spec as written; drop {', '.join('--' + g for g in given)}")

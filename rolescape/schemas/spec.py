@@ -17,7 +17,15 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SPEC_VERSION = "1"
 SHARD_RE = re.compile(r"(\d+)/(\d+)")
@@ -207,7 +215,15 @@ class ScoreSpec(BaseModel):
             v = {str(name): None for name in v}
         if not isinstance(v, dict):
             raise ValueError("families: expected a mapping of family name -> config (or a list of names)")
-        return {str(k): config_for(str(k), c) for k, c in v.items()}
+        out = {}
+        for k, c in v.items():
+            try:
+                out[str(k)] = config_for(str(k), c)
+            except ValidationError as e:  # name the family and the field: families: judge.timeout: ...
+                err = e.errors()[0]
+                loc = ".".join(str(x) for x in (k, *err.get("loc", ())))
+                raise ValueError(f"{loc}: {err.get('msg', 'invalid')}") from None
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> ScoreSpec:
