@@ -282,7 +282,9 @@ def register(app: typer.Typer) -> None:
                 and getattr(ctx.get_parameter_source(p.name), "name", "") == "COMMANDLINE"
             ]
             if given:
-                raise InputError(f"--spec runs the spec as written; drop {', '.join('--' + g for g in given)}")
+                raise InputError(
+                    f"--spec runs the spec as written; drop {', '.join('--' + g for g in given)}"
+                )
             spec = load_spec(spec_file)
         else:
             if predictions is None or data is None:

@@ -422,7 +422,11 @@ def _run_lock(run_dir: Path, name: str = ".lock") -> Iterator[None]:
 def prediction_digest(pred: Prediction, image_sha256: Sequence[str]) -> str:
     """Hash of a prediction's content: its fields and the sha256 of each of its images."""
     return hash_obj(
-        {"id": pred.id, "prediction": pred.model_dump(mode="json", exclude_none=True), "images": list(image_sha256)}
+        {
+            "id": pred.id,
+            "prediction": pred.model_dump(mode="json", exclude_none=True),
+            "images": list(image_sha256),
+        }
     )
 
 
@@ -778,9 +782,7 @@ def _score(
         if merge_only:
             _require_complete(scope, report, keys, known)
         _score_pending(plan, scope, report, keys, known, own, ctx, progress)
-        results = _results(
-            resolved, data, run_tasks, plan, scope, report, known, ctx, started, t0, dev, mine
-        )
+        results = _results(resolved, data, run_tasks, plan, scope, report, known, ctx, started, t0, dev, mine)
         if dist is None:
             _compact(own, scope, known)
             write_json_atomic(run_dir / RESULTS_FILE, results.model_dump(mode="json"))
@@ -963,7 +965,10 @@ def _score_pending(
 
 
 def _require_complete(
-    scope: _Scope, report: PredictionReport, keys: Mapping[str, Mapping[str, str]], known: Mapping[str, ItemScore]
+    scope: _Scope,
+    report: PredictionReport,
+    keys: Mapping[str, Mapping[str, str]],
+    known: Mapping[str, ItemScore],
 ) -> None:
     """merge-runs: every predicted item in scope must already be scored by every family."""
     missing = [iid for iid, fk in keys.items() if _stale(known.get(iid), fk)]
@@ -1100,7 +1105,9 @@ def _merge_if_complete(
                 return None
             if mark.get("spec") != want:
                 return None
-        res = _score(spec, data, run_dir, None, None, on_warning, objects, merge_only=True, cache_dir=cache_dir)
+        res = _score(
+            spec, data, run_dir, None, None, on_warning, objects, merge_only=True, cache_dir=cache_dir
+        )
         for r in range(world):
             with contextlib.suppress(FileNotFoundError):
                 (run_dir / _done_name(r, world)).unlink()
@@ -1153,9 +1160,7 @@ def merge_runs(
     for d, res in runs:
         assert res.spec is not None and res.shard is not None
         if _spec_identity(res.spec) != ident or res.dataset.manifest_sha256 != first.dataset.manifest_sha256:
-            diff = sorted(
-                k for k, v in _spec_identity(res.spec).items() if ident.get(k) != v
-            ) or ["dataset"]
+            diff = sorted(k for k, v in _spec_identity(res.spec).items() if ident.get(k) != v) or ["dataset"]
             raise InputError(
                 f"a run of another spec than {first_dir} (differs in: {', '.join(diff)})", path=d
             )
@@ -1176,7 +1181,9 @@ def merge_runs(
         log = ItemsLog(d / res.items_file)
         log.load()
         if log.tampered:
-            raise InputError(f"{len(log.tampered)} line(s) fail their check (edited?): {log.tampered[0]}", path=d)
+            raise InputError(
+                f"{len(log.tampered)} line(s) fail their check (edited?): {log.tampered[0]}", path=d
+            )
         for iid, rec in log.by_id.items():
             if iid in records:
                 raise InputError(f"item {iid} is in two shards (also {owner[iid]})", path=d)

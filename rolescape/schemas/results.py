@@ -56,7 +56,9 @@ class MetricSummary(_Open):
 
 
 class TaskResult(_Open):
-    n_items: int = Field(description="items of the task in the dataset (a --limit/--shard slice does not change it)")
+    n_items: int = Field(
+        description="items of the task in the dataset (a --limit/--shard slice does not change it)"
+    )
     n_predicted: int = Field(description="valid predictions for the items in scope")
     n_scored: int
     coverage: float = Field(description="n_predicted / n_items: a partial run covers part of the task")
@@ -126,5 +128,6 @@ class Results(_Open):
     tasks: dict[str, TaskResult]
     skipped: list[SkippedMetric] = Field(default_factory=list)
     items_file: str = "items.jsonl"
-    problems: list[str] = Field(default_factory=list,
-                                description="invalid prediction lines left out under --allow-partial")
+    problems: list[str] = Field(
+        default_factory=list, description="invalid prediction lines left out under --allow-partial"
+    )

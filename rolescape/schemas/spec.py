@@ -44,7 +44,9 @@ class FamilyConfig(BaseModel):
 
     def options(self) -> dict[str, Any]:
         """The flat `ctx.options` entries of this config (None values are left out)."""
-        return {f"{self.option_prefix}{k}": v for k, v in self.model_dump(mode="json").items() if v is not None}
+        return {
+            f"{self.option_prefix}{k}": v for k, v in self.model_dump(mode="json").items() if v is not None
+        }
 
     def key_slice(self) -> dict[str, Any]:
         """The part of this config that determines scores (enters the family's resume key)."""
@@ -63,7 +65,9 @@ class MCQConfig(_Strict):
     """mcq: map letters of a `shuffle-options` export back (the file's sha256 enters the key)."""
 
     options_permutation: str | None = Field(None, description="path of a `shuffle-options` export")
-    permutations: dict[str, list[str]] | None = Field(None, description="item id -> shown-to-original letters")
+    permutations: dict[str, list[str]] | None = Field(
+        None, description="item id -> shown-to-original letters"
+    )
     options_permutation_sha256: str | None = Field(None, description="filled by the engine")
     not_in_key: ClassVar[frozenset[str]] = frozenset({"options_permutation"})
 

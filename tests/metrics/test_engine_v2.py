@@ -95,7 +95,9 @@ def ds(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def preds(tmp_path: Path) -> Path:
-    rows: list[dict[str, Any]] = [{"id": i, "choice": k if n % 3 else "B"} for n, (i, k) in enumerate(mcq_ids())]
+    rows: list[dict[str, Any]] = [
+        {"id": i, "choice": k if n % 3 else "B"} for n, (i, k) in enumerate(mcq_ids())
+    ]
     rows += [{"id": f"dialogue/{c}/0", "text": f"hello from {c}"} for c in ("bo", "chandler", "gao-qiqiang")]
     return write_predictions(tmp_path / "model" / "predictions.jsonl", rows)
 
@@ -142,14 +144,27 @@ def test_results_hold_the_whole_spec_and_a_rerun_from_it_reproduces_them(
 
 
 def test_cli_spec_rerun_reproduces_and_refuses_extra_flags(ds: Path, tmp_path: Path) -> None:
-    p = write_predictions(tmp_path / "m" / "predictions.jsonl", [{"id": i, "choice": k} for i, k in mcq_ids()])
+    p = write_predictions(
+        tmp_path / "m" / "predictions.jsonl", [{"id": i, "choice": k} for i, k in mcq_ids()]
+    )
     a, b = tmp_path / "a", tmp_path / "b"
     args = ["score", str(p), "--data", str(ds), "--families", "mcq", "--no-progress", "--bootstrap", "20"]
     assert main([*args, "--out", str(a)]) == 0
     assert main(["score", "--spec", str(a / "results.json"), "--out", str(b), "--no-progress"]) == 0
     assert comparable(a) == comparable(b)
     r = subprocess.run(
-        [sys.executable, "-m", "rolescape", "score", "--spec", str(a), "--seed", "4", "--out", str(tmp_path / "c")],
+        [
+            sys.executable,
+            "-m",
+            "rolescape",
+            "score",
+            "--spec",
+            str(a),
+            "--seed",
+            "4",
+            "--out",
+            str(tmp_path / "c"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -379,7 +394,10 @@ def test_two_processes_equal_one_process_byte_for_byte(ds: Path, tmp_path: Path)
                        timeout=300)  # fmt: skip
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
     assert "rank 1/2 done" in r.stdout or "rank 0/2 done" in r.stdout  # one rank finished first
-    assert sorted(x.name for x in two.iterdir() if not x.name.startswith(".")) == ["items.jsonl", "results.json"]
+    assert sorted(x.name for x in two.iterdir() if not x.name.startswith(".")) == [
+        "items.jsonl",
+        "results.json",
+    ]
 
     def strip_timing(path: Path) -> str:
         d = json.loads(path.read_text())
