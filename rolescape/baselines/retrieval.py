@@ -45,7 +45,7 @@ class TextEncoder:
             try:
                 from rolescape.metrics.text.encoders import load_encoder
             except ImportError:
-                load_encoder = None
+                load_encoder = None  # type: ignore[assignment]
             if load_encoder is not None:
                 enc = load_encoder("minilm", "cpu")
                 self._model = lambda texts: enc.encode(texts, batch_size=64, use_cache=False)

@@ -4,14 +4,16 @@ rolescape.metrics). Heavy modules are imported inside the commands, so `rolescap
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
+from pydantic import ValidationError
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from rolescape.schemas.results import Results
+    from rolescape.schemas.spec import ScoreSpec
 
 
 def _split_list(values: list[str] | None) -> list[str] | None:
@@ -45,16 +47,32 @@ def _floors_text(floors: dict[str, float] | None) -> str:
     return " ".join(f"{short.get(k, k)} {v:.3f}" for k, v in floors.items())
 
 
+def partial_note(results: Results) -> str | None:
+    """One line saying how a partial run was restricted (None for a full run)."""
+    if not results.partial:
+        return None
+    how = []
+    if results.limit is not None:
+        how.append(f"--limit {results.limit}")
+    if results.shard is not None:
+        how.append(f"--shard {results.shard}")
+    return (
+        f"PARTIAL RUN ({', '.join(how) or 'restricted'}): the means cover a slice of each task; "
+        "coverage counts the whole task; do not compare with full runs"
+    )
+
+
 def summary_table(results: Results) -> Table:
     """task x metric: mean [95% CI], n, coverage, and the floors printed beside MCQ scores."""
     from rich.table import Table
 
+    mark = " [bold yellow]PARTIAL[/]" if results.partial else ""
     t = Table(
-        title=f"{results.model_name} ({results.config.profile} profile, {results.config.device})",
+        title=f"{results.model_name} ({results.config.profile} profile, {results.config.device}){mark}",
         show_lines=False,
         header_style="bold",
     )
-    for col, justify, wrap in (
+    columns: tuple[tuple[str, Literal["left", "right"], bool], ...] = (
         ("task", "left", False),
         ("metric", "left", False),
         ("mean", "right", False),
@@ -62,16 +80,13 @@ def summary_table(results: Results) -> Table:
         ("n", "right", False),
         ("coverage", "right", False),
         ("floors", "left", True),
-    ):
-        t.add_column(
-            col,
-            justify=justify,
-            no_wrap=not wrap,
-            overflow="fold",  # type: ignore[arg-type]
-            min_width=24 if wrap else None,
-        )
+    )
+    for col, justify, wrap in columns:
+        t.add_column(col, justify=justify, no_wrap=not wrap, overflow="fold", min_width=24 if wrap else None)
     for task, tr in results.tasks.items():
         cov = f"{tr.n_predicted}/{tr.n_items} ({tr.coverage:.0%})"
+        if tr.n_in_scope is not None:
+            cov += f" [yellow]slice {tr.n_in_scope}[/]"
         if not tr.metrics:
             t.add_row(task, "[dim](no metric ran)[/]", "", "", str(tr.n_scored), cov, "")
         for i, (metric, ms) in enumerate(tr.metrics.items()):
@@ -108,13 +123,82 @@ def skipped_lines(results: Results) -> list[str]:
     return [f"skipped {', '.join(whats)}: {reason}" for reason, whats in by_reason.items()]
 
 
+def load_spec(path: Path) -> ScoreSpec:
+    """A ScoreSpec from a results.json (its `spec`), a run folder, or a spec JSON file."""
+    import json
+
+    from rolescape.errors import InputError
+    from rolescape.metrics.engine import RESULTS_FILE, load_results, validation_message
+    from rolescape.schemas.spec import ScoreSpec
+
+    p = path / RESULTS_FILE if path.is_dir() else path
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("spec file not found", path=p) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"not a JSON file: {type(e).__name__}", path=p) from None
+    if isinstance(obj, dict) and "spec" in obj and "tasks" in obj:
+        res = load_results(p)
+        if res.spec is None:
+            raise InputError("this results file has no spec (schema v1): rerun with flags", path=p)
+        return res.spec
+    try:
+        return ScoreSpec.model_validate(obj)
+    except ValidationError as e:
+        raise InputError(validation_message(e, "score spec: "), path=p) from None
+
+
+def build_spec(
+    predictions: Path,
+    data: Path,
+    *,
+    families: list[str] | None,
+    judge: dict[str, Any],
+    options_permutation: Path | None,
+    model_precision: list[str] | None,
+    **fields: Any,
+) -> ScoreSpec:
+    """The ScoreSpec of a `rolescape score` command line (family configs filled from the flags)."""
+    from rolescape.errors import InputError
+    from rolescape.metrics.engine import make_spec
+    from rolescape.metrics.registry import DEFAULT_FAMILIES
+
+    names = list(families) if families else list(DEFAULT_FAMILIES)
+    if not families and judge.get("url"):
+        names.append("judge")
+    cfgs: dict[str, dict[str, Any]] = {n: {} for n in names}
+    if "judge" in cfgs:
+        cfgs["judge"] = {k: v for k, v in judge.items() if v is not None}
+    if options_permutation is not None:
+        if "mcq" not in cfgs:
+            raise InputError("--options-permutation needs the mcq family")
+        cfgs["mcq"] = {"options_permutation": str(options_permutation)}
+    precisions: dict[str, str] = {}
+    for v in model_precision or []:
+        enc, sep, prec = v.partition("=")
+        if not sep or not enc.strip() or not prec.strip():
+            raise InputError(f"--model-precision {v!r}: expected ENCODER=PRECISION (e.g. clip=fp16)")
+        precisions[enc.strip()] = prec.strip().lower()
+    return make_spec(
+        predictions=str(predictions), data=str(data), families=cfgs, model_precision=precisions, **fields
+    )
+
+
 def register(app: typer.Typer) -> None:
     @app.command("score")
     def score_cmd(
+        ctx: typer.Context,
         predictions: Path = typer.Argument(
-            ..., help="predictions.jsonl: one {id, text|image|images|choice} per line."
+            None, help="predictions.jsonl: one {id, text|image|images|choice} per line."
         ),
-        data: Path = typer.Option(..., "--data", help="A folder written by `rolescape build`."),
+        data: Path = typer.Option(None, "--data", help="A folder written by `rolescape build`."),
+        spec_file: Path = typer.Option(
+            None,
+            "--spec",
+            help="Rerun a run written down as data: a results.json (or its folder) or a ScoreSpec JSON. "
+            "No other scoring flag may be given with it.",
+        ),
         tasks: list[str] = typer.Option(
             None,
             "--tasks",
@@ -127,6 +211,10 @@ def register(app: typer.Typer) -> None:
             None, "--model", help="NAME=PATH: load a model from a local folder (repeatable)."
         ),
         device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+        precision: str = typer.Option("auto", "--precision", help="auto, fp32, bf16 or fp16 (CUDA only)."),
+        model_precision: list[str] = typer.Option(
+            None, "--model-precision", help="ENCODER=PRECISION for one encoder, e.g. clip=fp16 (repeatable)."
+        ),
         batch_size: int = typer.Option(
             32, "--batch-size", help="Items per chunk (scores do not depend on it)."
         ),
@@ -163,7 +251,12 @@ def register(app: typer.Typer) -> None:
             None, "--options-permutation", help="A `shuffle-options` export: map shuffled MCQ letters back."
         ),
         limit: int = typer.Option(
-            None, "--limit", help="Score only the first N items of each task (debugging)."
+            None, "--limit", help="Score only the first N items of each task (a partial run, marked so)."
+        ),
+        shard: str = typer.Option(
+            None,
+            "--shard",
+            help="I/N: score every N-th item from I (job arrays); join the folders with `rolescape merge-runs`.",
         ),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap interval."),
         bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples (0: no interval)."),
@@ -174,27 +267,62 @@ def register(app: typer.Typer) -> None:
         """Score predictions against a built dataset: per-item scores, macro means, bootstrap intervals."""
         from rich.console import Console
 
+        from rolescape.commands._progress import stage_progress
+        from rolescape.errors import InputError
         from rolescape.io import check_out_dir
-        from rolescape.metrics.engine import default_run_dir, score
-        from rolescape.metrics.mcq import load_permutations
+        from rolescape.metrics.engine import default_run_dir, distributed_rank, score
 
         con = _out_console()
         err = Console(stderr=True, highlight=False, soft_wrap=True)
-        options: dict[str, Any] = {}
-        if judge_url:
-            options["judge_url"] = judge_url
-        if judge_model:
-            options["judge_model"] = judge_model
-        if judge_url:
-            options["judge_key_env"] = judge_key_env
-            options["judge_concurrency"] = judge_concurrency
-            options["judge_timeout"] = judge_timeout
-        if options_permutation is not None:
-            options["options_permutation"] = load_permutations(options_permutation)
-        run_name = name or predictions.resolve().parent.name or predictions.stem
+        if spec_file is not None:
+            given = [
+                p.name
+                for p in ctx.command.params
+                if p.name not in ("spec_file", "out", "no_progress", "cache_dir")
+                and p.name is not None
+                and getattr(ctx.get_parameter_source(p.name), "name", "") == "COMMANDLINE"
+            ]
+            if given:
+                raise InputError(
+                    f"--spec runs the spec as written; drop {', '.join('--' + g for g in given)}"
+                )
+            spec = load_spec(spec_file)
+        else:
+            if predictions is None or data is None:
+                raise InputError("give PREDICTIONS and --data (or --spec results.json)")
+            spec = build_spec(
+                predictions,
+                data,
+                families=_split_list(families),
+                judge={
+                    "url": judge_url,
+                    "model": judge_model,
+                    "key_env": judge_key_env,
+                    "concurrency": judge_concurrency,
+                    "timeout": judge_timeout,
+                },
+                options_permutation=options_permutation,
+                model_precision=model_precision,
+                tasks=_split_list(tasks),
+                profile=profile,
+                model_paths=_parse_models(model),
+                device=device,
+                precision=precision.strip().lower(),
+                batch_size=batch_size,
+                allow_partial=allow_partial,
+                alpha=alpha,
+                limit=limit,
+                shard=shard,
+                name=name or predictions.resolve().parent.name or predictions.stem,
+                seed=seed,
+                bootstrap=bootstrap,
+                num_workers=workers,
+            )
+        run_name = spec.name or Path(spec.predictions).resolve().parent.name
         run_dir = check_out_dir(out if out is not None else default_run_dir(run_name))
+        dist = distributed_rank()
 
-        def warn(problems: list[str]) -> None:
+        def warn_problems(problems: list[str]) -> None:
             err.print(
                 f"[yellow]warning:[/] {len(problems)} invalid prediction line(s) left out (--allow-partial):"
             )
@@ -203,38 +331,56 @@ def register(app: typer.Typer) -> None:
             if len(problems) > 50:
                 err.print(f"  ... and {len(problems) - 50} more (all listed in results.json 'problems')")
 
-        res = score(
-            predictions,
-            data,
-            tasks=_split_list(tasks),
-            profile=profile,
-            model_paths=_parse_models(model),
-            device=device,
-            batch_size=batch_size,
-            out_dir=run_dir,
-            allow_partial=allow_partial,
-            alpha=alpha,
-            families=_split_list(families),
-            options=options,
-            limit=limit,
-            name=run_name,
-            seed=seed,
-            bootstrap=bootstrap,
-            num_workers=workers,
-            cache_dir=cache_dir,
-            progress=not no_progress,
-            console=err,
-            on_problems=warn,
-        )
+        def warn(line: str) -> None:
+            err.print(f"[yellow]warning:[/] {line}")
+
+        show = not no_progress and (dist is None or dist[0] == 0)
+        with stage_progress(err, unit="items", enabled=show) as progress:
+            res = score(
+                spec,
+                out_dir=run_dir,
+                cache_dir=cache_dir,
+                progress=progress,
+                on_problems=warn_problems,
+                on_warning=warn,
+            )
+        if dist is not None and res.shard is not None:
+            con.print(
+                f"rank {dist[0]}/{dist[1]} done: its items are in {run_dir}; the last rank to finish "
+                "merges every rank's log into results.json"
+            )
+            return
         con.print(summary_table(res))
         for line in skipped_lines(res):
             con.print(f"[dim]{line}[/]", soft_wrap=False, overflow="fold")  # wrap, never crop the reason
+        note = partial_note(res)
+        if note:
+            con.print(f"[bold yellow]{note}[/]")
         partial = [t for t, tr in res.tasks.items() if tr.coverage < 1]
-        if partial:
+        if partial and not res.partial:
             con.print(
                 f"[yellow]partial coverage[/]: {', '.join(partial)} (missing items are not in the means)"
             )
         con.print(f"[green]results[/]: {run_dir / 'results.json'}  (per item: {run_dir / 'items.jsonl'})")
+
+    @app.command("merge-runs")
+    def merge_runs_cmd(
+        runs: list[Path] = typer.Argument(..., help="The run folders of every --shard I/N of one job array."),
+        out: Path = typer.Option(..., "--out", help="New run folder for the merged run."),
+        cache_dir: Path = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
+    ) -> None:
+        """Join the run folders of a --shard job array into one run (refuses gaps, overlaps, other specs)."""
+        from rich.console import Console
+
+        from rolescape.metrics.engine import merge_runs
+
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        res = merge_runs(
+            runs, out, cache_dir=cache_dir, on_warning=lambda line: err.print(f"[yellow]warning:[/] {line}")
+        )
+        con = _out_console()
+        con.print(summary_table(res))
+        con.print(f"[green]merged[/] {len(runs)} shard(s) into {out / 'results.json'}")
 
     @app.command("validate-predictions")
     def validate_predictions_cmd(

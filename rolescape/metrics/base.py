@@ -20,28 +20,32 @@ from rolescape.schemas.predictions import Prediction
 from rolescape.schemas.results import ModelInfo
 
 Scores = dict[str, float | None]
+# The one progress protocol of the library: progress(stage, done, total). Only rolescape/commands draws.
+ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass
 class ScoreContext:
     """What a family may use: the built dataset, the run options, shared caches."""
 
-    data: Any                                  # rolescape.dataset.BuiltDataset
-    profile: str = "paper"                     # "paper" | "offline"
+    data: Any  # rolescape.dataset.BuiltDataset
+    profile: str = "paper"  # "paper" | "offline"
     device: str = "cpu"
     batch_size: int = 32
-    alpha: str = "white"                       # "white" (composite RGBA on white) | "paper" (convert("RGB"))
-    model_paths: dict[str, str] = field(default_factory=dict)   # --model NAME=PATH overrides
-    cache_dir: Path | None = None              # embedding cache root
+    alpha: str = "white"  # "white" (composite RGBA on white) | "paper" (convert("RGB"))
+    model_paths: dict[str, str] = field(default_factory=dict)  # --model NAME=PATH overrides
+    cache_dir: Path | None = None  # embedding cache root
     seed: int = 0
     num_workers: int = 0
-    predictions_root: Path | None = None       # folder of predictions.jsonl (image paths resolve here)
-    options: dict[str, Any] = field(default_factory=dict)        # family-specific (judge url, ...)
-    progress: Callable[[str, int], None] | None = None           # (label, n_done_increment)
-    models: dict[str, ModelInfo] = field(default_factory=dict)   # filled by families as they load models
+    predictions_root: Path | None = None  # folder of predictions.jsonl (image paths resolve here)
+    options: dict[str, Any] = field(default_factory=dict)  # family-specific (judge url, ...)
+    progress: ProgressFn | None = None  # (stage, done, total)
+    models: dict[str, ModelInfo] = field(default_factory=dict)  # filled by families as they load models
     # (task or "*", metric, reason): metrics a family cannot compute in this run (e.g. no face model
     # offline). Record them with `skip_metric`; they are reported as skipped, never as zero.
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    # family name -> its typed config (rolescape.schemas.spec); `options` is the flat view of them
+    configs: dict[str, Any] = field(default_factory=dict)
 
     def skip_metric(self, metric: str, reason: str, task: str = "*") -> None:
         self.skipped.append((task, metric, reason))
@@ -94,8 +98,13 @@ class MetricFamily:
         """
         return {}
 
-    def floors(self, task: str, items: Sequence[dict[str, Any]], predictions: Mapping[str, Prediction],
-               ctx: ScoreContext) -> dict[str, dict[str, float]]:
+    def floors(
+        self,
+        task: str,
+        items: Sequence[dict[str, Any]],
+        predictions: Mapping[str, Prediction],
+        ctx: ScoreContext,
+    ) -> dict[str, dict[str, float]]:
         """Reference floors printed beside a metric ({metric: {floor name: value}}), e.g. the MCQ
         answer-key priors. `items` are all task items in scope, `predictions` the valid ones by id."""
         return {}

@@ -15,7 +15,7 @@ import contextlib
 import os
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,3 +138,55 @@ def cache_root(ctx: Any) -> Path | None:
         return None
     cd = getattr(ctx, "cache_dir", None)
     return Path(cd) if cd is not None else default_cache_dir()
+
+
+class AppendLog:
+    """An append-only JSONL file: whole lines, flushed and fsynced, under an exclusive lock.
+
+    A crash can only leave a torn last line (no trailing newline); `read` drops it and truncates the
+    file back to the last whole line, so the next append starts clean. `rewrite` replaces the file
+    atomically (compaction). The items log of a run and any other append-only record use this class.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @contextlib.contextmanager
+    def _locked(self, mode: str) -> Iterator[Any]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, mode) as f:
+            try:
+                import fcntl
+
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            except ImportError:  # pragma: no cover - non-POSIX: no lock
+                pass
+            yield f
+
+    def read(self) -> list[tuple[int, bytes]]:
+        """(line number, bytes) of every non-blank whole line; a torn tail is dropped and repaired."""
+        if not self.path.exists():
+            return []
+        with self._locked("rb+") as f:
+            raw = f.read()
+            if raw and not raw.endswith(b"\n"):
+                cut = raw.rfind(b"\n") + 1
+                raw = raw[:cut]
+                f.truncate(cut)
+                f.flush()
+                os.fsync(f.fileno())
+        return [(n, line) for n, line in enumerate(raw.split(b"\n"), 1) if line.strip()]
+
+    def append(self, lines: Iterable[str]) -> None:
+        """Append whole lines (each without its newline) and fsync before returning."""
+        data = "".join(line + "\n" for line in lines)
+        if not data:
+            return
+        with self._locked("ab") as f:
+            f.write(data.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+
+    def rewrite(self, lines: Iterable[str]) -> None:
+        """Replace the whole file atomically with `lines`."""
+        write_text_atomic(self.path, "".join(line + "\n" for line in lines))

@@ -211,8 +211,8 @@ def decode_images(
         for i in range(len(ds)):
             yield _raise_or(ds[i])
         return
-    loader = DataLoader(
-        ds,
+    loader: Any = DataLoader(
+        ds,  # type: ignore[arg-type]
         batch_size=1,
         shuffle=False,
         num_workers=min(workers, len(ds)),  # type: ignore[arg-type]

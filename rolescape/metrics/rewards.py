@@ -154,11 +154,11 @@ class RewardFunction:
 
         alpha = self.ctx.alpha
         if _is_image(c):
-            return Prediction(id=ident, image=IN_MEMORY), [to_rgb(c, alpha)]
+            return Prediction(id=ident, image=IN_MEMORY), [to_rgb(c, alpha)]  # type: ignore[call-arg]
         if isinstance(c, str):
-            return Prediction(id=ident, text=c), []
+            return Prediction(id=ident, text=c), []  # type: ignore[call-arg]
         if isinstance(c, (list, tuple)) and c and all(_is_image(x) for x in c):
-            return Prediction(id=ident, images=[IN_MEMORY] * len(c)), [to_rgb(x, alpha) for x in c]
+            return Prediction(id=ident, images=[IN_MEMORY] * len(c)), [to_rgb(x, alpha) for x in c]  # type: ignore[call-arg]
         if isinstance(c, (list, tuple)) and c and all(isinstance(x, Mapping) for x in c):
             return Prediction(id=ident, text=str(c[-1].get("content", ""))), []  # trl conversational
         if isinstance(c, Mapping):

@@ -25,6 +25,7 @@ from rolescape.schemas.release import (
     VQAQuestion,
 )
 from rolescape.schemas.results import ItemScore, Results
+from rolescape.schemas.spec import ScoreSpec, spec_json_schema
 from rolescape.schemas.tasks import (
     TASK_MODELS,
     TASKS,
@@ -60,6 +61,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "prediction": Prediction,
     "item_score": ItemScore,
     "results": Results,
+    "score_spec": ScoreSpec,
 }
 
 
@@ -71,7 +73,8 @@ def export_json_schemas(out: str | Path) -> list[Path]:
     paths = []
     for name, model in sorted(SCHEMAS.items()):
         p = out / f"{name}.schema.json"
-        write_text_atomic(p, json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n")
+        schema = spec_json_schema() if model is ScoreSpec else model.model_json_schema()
+        write_text_atomic(p, json.dumps(schema, indent=2, sort_keys=True) + "\n")
         paths.append(p)
     return paths
 
@@ -79,7 +82,7 @@ def export_json_schemas(out: str | Path) -> list[Path]:
 __all__ = [
     "SCHEMAS", "export_json_schemas", "slugify", "ImageData", "Character", "DialogueScene", "GrpoPrompt",
     "ImageRecord", "KnowledgeMCQ", "KnowledgeQA", "MCQOptions", "Probe", "Scene", "VisualMCQ", "VisualQA",
-    "VQAQuestion", "Finding", "Prediction", "ItemScore", "Results", "TASK_MODELS", "TASKS", "TaskItem",
+    "VQAQuestion", "Finding", "Prediction", "ItemScore", "Results", "ScoreSpec", "TASK_MODELS", "TASKS", "TaskItem",
     "RoleplayItem", "T2IItem", "T2IVQAItem", "KnowledgeMCQItem", "VisualMCQItem", "DialogueItem", "ProbeItem",
     "item_id",
 ]

@@ -1,28 +1,49 @@
 """The results file of `rolescape score` (a written-down schema; JSON Schema via `rolescape schema`).
 
 Per-item scores live beside it in `items.jsonl` (one `ItemScore` per line, appended as computed).
+Schema v2 adds the run's `spec` and the partial-run fields (`limit`, `shard`, `partial`); v1 files
+still load (the new fields take their defaults). No number anywhere may be NaN or infinite: a file
+holding one is refused with the field path named.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULTS_SCHEMA_VERSION = "1"
+from rolescape.schemas.spec import ScoreSpec
+
+RESULTS_SCHEMA_VERSION = "2"
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class FamilyScore(_Open):
+    """One family's part of an item's scores, with its own resume key."""
+
+    key: str = Field(description="hash of the prediction, dataset, family version, config slice and models")
+    metrics: dict[str, float | None]
+    info: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
 class ItemScore(_Open):
-    """One line of items.jsonl: every metric computed for one prediction (None = does not apply)."""
+    """One line of items.jsonl: every metric computed for one prediction (None = does not apply).
+
+    `metrics` / `info` are the merged view (all families + derived metrics); `families` holds each
+    family's own part and key, so a rerun rescores only the families whose key changed. `check` is the
+    hash of the rest of the line: a line edited by hand no longer matches and is rescored. A later
+    line for the same id replaces an earlier one.
+    """
 
     id: str
     task: str
     character: str
-    key: str = Field(description="hash of everything that determines these scores; resume skips known keys")
+    key: str = Field(description="hash of the families' keys; resume skips known keys")
     metrics: dict[str, float | None]
     info: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    families: dict[str, FamilyScore] = Field(default_factory=dict)
+    check: str | None = Field(None, description="sha256 of the line without this field (tamper evidence)")
 
 
 class MetricSummary(_Open):
@@ -35,10 +56,13 @@ class MetricSummary(_Open):
 
 
 class TaskResult(_Open):
-    n_items: int = Field(description="items in the dataset config (after --limit/--characters filters)")
-    n_predicted: int
+    n_items: int = Field(
+        description="items of the task in the dataset (a --limit/--shard slice does not change it)"
+    )
+    n_predicted: int = Field(description="valid predictions for the items in scope")
     n_scored: int
-    coverage: float
+    coverage: float = Field(description="n_predicted / n_items: a partial run covers part of the task")
+    n_in_scope: int | None = Field(None, description="items of the --limit/--shard slice (None: all)")
     metrics: dict[str, MetricSummary]
 
 
@@ -95,14 +119,15 @@ class Results(_Open):
     model_name: str = Field(description="the name of the system whose predictions were scored")
     dataset: DatasetInfo
     config: RunConfig
+    spec: ScoreSpec | None = Field(None, description="the run as data (resolved); None in v1 files")
+    limit: int | None = Field(None, description="--limit: only the first N items of each task were scored")
+    shard: str | None = Field(None, description="--shard I/N: only every N-th item from I was scored")
+    partial: bool = Field(False, description="true when --limit or --shard restricted the items")
     provenance: Provenance
     models: dict[str, ModelInfo] = Field(default_factory=dict)
     tasks: dict[str, TaskResult]
     skipped: list[SkippedMetric] = Field(default_factory=list)
     items_file: str = "items.jsonl"
-    # issue 15: a run restricted by --limit / --shard says so (old results files have none of these)
-    limit: int | None = Field(None, description="--limit: items per task the run was restricted to")
-    shard: str | None = Field(None, description="--shard i/n: the slice of the items this run scored")
-    partial: bool = Field(False, description="true when --limit or --shard restricted the items")
-    problems: list[str] = Field(default_factory=list,
-                                description="invalid prediction lines left out under --allow-partial")
+    problems: list[str] = Field(
+        default_factory=list, description="invalid prediction lines left out under --allow-partial"
+    )

@@ -23,8 +23,9 @@ from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
 from rolescape.metrics.engine import (
     FamilyError,
     _run_lock,
-    item_key,
+    family_key,
     load_results,
+    prediction_digest,
     resolve_device,
     score,
 )
@@ -191,14 +192,15 @@ def test_provenance_fields(preds: Path, ds: Path, tmp_path: Path) -> None:
     assert res.config.predictions_sha256 == sha256_file(preds)
     assert "torch" not in sys.modules or pv.torch
     text = (tmp_path / "run" / "results.json").read_text()
-    assert text.endswith("\n") and json.loads(text)["schema_version"] == "1"
+    assert text.endswith("\n") and json.loads(text)["schema_version"] == "2"
 
 
 def test_results_do_not_depend_on_batch_size(preds: Path, ds: Path, tmp_path: Path) -> None:
     run(preds, ds, tmp_path / "a", batch_size=1)
     run(preds, ds, tmp_path / "b", batch_size=5)
     a, b = comparable(tmp_path / "a"), comparable(tmp_path / "b")
-    a["config"].pop("batch_size"), b["config"].pop("batch_size")
+    for d in (a, b):
+        d["config"].pop("batch_size"), d["spec"].pop("batch_size")
     assert a == b
 
 
@@ -222,8 +224,17 @@ def test_missing_items_are_counted_not_dropped(tmp_path: Path, ds: Path) -> None
 
 def test_limit_takes_the_first_items_of_each_task(preds: Path, ds: Path, tmp_path: Path) -> None:
     res = run(preds, ds, tmp_path / "run", limit=2)
-    assert res.tasks["knowledge_mcq"].n_items == 2 and res.tasks["knowledge_mcq"].n_scored == 2
-    assert res.tasks["dialogue"].n_items == 2
+    kq, dia = res.tasks["knowledge_mcq"], res.tasks["dialogue"]
+    # coverage counts the items of the whole task, not of the slice: 2 of 9 is not 100 %
+    assert (kq.n_items, kq.n_in_scope, kq.n_predicted, kq.n_scored) == (9, 2, 2, 2)
+    assert kq.coverage == pytest.approx(2 / 9)
+    assert (dia.n_items, dia.n_in_scope, dia.n_scored) == (3, 2, 2)
+    assert res.partial and res.limit == 2 and res.shard is None and res.spec is not None
+    assert res.spec.limit == 2
+    on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert on_disk["partial"] is True and on_disk["limit"] == 2
+    full = run(preds, ds, tmp_path / "full")
+    assert not full.partial and full.limit is None and full.tasks["knowledge_mcq"].n_in_scope is None
 
 
 # ---- resume ----------------------------------------------------------------------------------------
@@ -293,13 +304,15 @@ def test_image_bytes_are_part_of_the_key(tmp_path: Path) -> None:
     from rolescape.schemas.predictions import Prediction
 
     p = Prediction(id="t2i/bo/0", image="a.png")
-    k1 = item_key(p, ["sha-1"], family_versions={"x": "1"}, run_fingerprint="f")
-    assert k1 != item_key(p, ["sha-2"], family_versions={"x": "1"}, run_fingerprint="f")
-    assert k1 != item_key(p, ["sha-1"], family_versions={"x": "2"}, run_fingerprint="f")
-    assert k1 != item_key(p, ["sha-1"], family_versions={"x": "1"}, run_fingerprint="g")
-    assert k1 == item_key(
-        Prediction(id="t2i/bo/0", image="a.png"), ["sha-1"], family_versions={"x": "1"}, run_fingerprint="f"
+    base: dict[str, Any] = dict(
+        family="x", version="1", config={}, models={}, dataset="m", profile="paper", alpha="white"
     )
+    k1 = family_key(prediction_digest(p, ["sha-1"]), **base)
+    assert k1 != family_key(prediction_digest(p, ["sha-2"]), **base)
+    for field, other in (("version", "2"), ("config", {"a": 1}), ("models", {"clip": "r2"}), ("dataset", "n")):
+        assert k1 != family_key(prediction_digest(p, ["sha-1"]), **{**base, field: other})
+    same = Prediction(id="t2i/bo/0", image="a.png")
+    assert k1 == family_key(prediction_digest(same, ["sha-1"]), **base)
 
 
 def test_profile_and_alpha_change_the_key(preds: Path, ds: Path, tmp_path: Path) -> None:

@@ -97,12 +97,16 @@ def hub_revision_of(path: str | Path) -> str | None:
 # --------------------------------------------------------------------------------------- precision
 
 
-def precision_of(ctx: ScoreContext) -> str:
+def precision_of(ctx: ScoreContext, encoder: str | None = None) -> str:
     """'fp32' on CPU (and when options ask for it), else 'bf16' (or 'fp16' where bf16 is unsupported).
+
+    `<encoder>_precision` (ScoreSpec.model_precision) overrides the run's `precision` for one encoder.
 
     On CUDA the non-fp32 precisions run the model under torch.autocast; embeddings come back as fp32.
     """
-    want = str((ctx.options or {}).get("precision", "auto")).lower()
+    opts = ctx.options or {}
+    run_default = opts.get("precision", "auto")
+    want = str(opts.get(f"{encoder}_precision", run_default) if encoder else run_default).lower()
     dev = str(ctx.device)
     if not dev.startswith("cuda") or want == "fp32":
         return "fp32"

@@ -64,7 +64,7 @@ class BlipVQA:
         except Exception as e:
             hint = "offline profile: not in the local cache; " if src.kind == "hub" and src.local_only else ""
             raise unavailable("blip_vqa", src.location, e, hint + "give --model blip_vqa=DIR") from None
-        precision = precision_of(ctx)
+        precision = precision_of(ctx, "blip_vqa")
         revision = (
             path_fingerprint(src.location)
             if src.kind == "local"

@@ -248,7 +248,7 @@ class ClipEncoder:
             import torch  # noqa: F401
         except ImportError as e:
             raise unavailable("clip", OPENCLIP_ARCH, e, "pip install 'rolescape[metrics]'") from None
-        precision = precision_of(ctx)
+        precision = precision_of(ctx, "clip")
         want_hf = str((ctx.options or {}).get("clip_backend", "open_clip")).lower() in ("hf", "transformers")
         src = resolve_source("clip", ctx, HF_ID if want_hf else OPENCLIP_HUB)
         try:
@@ -257,10 +257,10 @@ class ClipEncoder:
                 backend, mid = cls._load_local(p)
                 revision, source = path_fingerprint(p), src.label
             elif want_hf:
-                backend, revision = cls._load_hf(HF_ID, local_only=src.local_only)
+                backend, revision = cls._load_hf(HF_ID, local_only=src.local_only)  # type: ignore[assignment]
                 mid, source = HF_ID, "hub"
             else:
-                backend, revision = cls._load_openclip_hub(local_only=src.local_only)
+                backend, revision = cls._load_openclip_hub(local_only=src.local_only)  # type: ignore[assignment]
                 mid, source = f"open_clip:{OPENCLIP_ARCH}/{OPENCLIP_TAG} ({OPENCLIP_HUB})", "hub"
         except ModelUnavailable:
             raise

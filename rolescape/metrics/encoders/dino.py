@@ -88,12 +88,12 @@ class DinoEncoder(ImageEmbedder):
             ip = AutoImageProcessor.from_pretrained(src.location, local_files_only=True, backend="pil")
         except Exception:
             ip = dinov2_default_processor()
-        precision = precision_of(ctx)
+        precision = precision_of(ctx, "dino")
         model.eval().to(ctx.device)
         if src.kind == "local":
             revision = path_fingerprint(src.location)
         else:
-            revision = getattr(model.config, "_commit_hash", None)
+            revision = getattr(model.config, "_commit_hash", None)  # type: ignore[assignment]
         info = model_info(
             "dino",
             HUB_ID if src.kind == "hub" else f"transformers:Dinov2Model:{src.location}",

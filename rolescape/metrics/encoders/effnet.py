@@ -124,7 +124,7 @@ class EffNetEncoder(ImageEmbedder):
         runtime, runtime_label = _cpu_runtime(model, ctx)
         cfg = timm.data.resolve_data_config({}, model=model)
         transform = timm.data.create_transform(**cfg, is_training=False)
-        precision = precision_of(ctx)
+        precision = precision_of(ctx, "effnet")
         crop = cfg["input_size"][-1]
         resize = int(crop / cfg["crop_pct"]) if cfg.get("crop_mode", "center") == "center" else crop
         prep = (

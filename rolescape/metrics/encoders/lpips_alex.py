@@ -78,7 +78,7 @@ class LPIPSAlex:
             raise unavailable("lpips", "LPIPS-alex", e, "pip install lpips") from None
         sd, source, revision = _alexnet_state(ctx)
         net = cls.build(sd)
-        precision = precision_of(ctx)
+        precision = precision_of(ctx, "lpips")
         info = model_info(
             "lpips",
             "lpips:v0.1/alex",
@@ -151,7 +151,7 @@ class LPIPSAlex:
             total, n = 0.0, 0
             for i in range(len(imgs)):
                 for j in range(i + 1, len(imgs)):
-                    val = 0
+                    val: Any = 0
                     for k in range(self.net.L):
                         d = (feats[k][i : i + 1] - feats[k][j : j + 1]) ** 2
                         val = val + lpips.spatial_average(self.net.lins[k](d), keepdim=True)
