@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from rolescape.leaderboard.load import Run, RunSet
 from rolescape.leaderboard.reported import ReportedNumber, ReportedSet
 from rolescape.leaderboard.significance import PairedResult, comparison_seed, paired_bootstrap
+from rolescape.metrics.declared import declaration, headline_eligible, headline_preference, higher_is_better
 from rolescape.schemas.results import MetricSummary
 from rolescape.schemas.tasks import TASKS
 
@@ -28,22 +29,17 @@ TASK_TITLES: dict[str, str] = {
 
 # The metric that represents a task in the overall table and the per-character breakdown: the first
 # one present in any run wins; otherwise the alphabetically first metric with a value.
-HEADLINE_PREFERENCE: dict[str, tuple[str, ...]] = {
-    "roleplay": ("clip_i", "dino", "face_sim", "effnet_i", "dlib_face_sim", "xmodal", "ref_sim", "style_acc"),
-    "t2i": ("clip_i", "dino", "face_sim", "effnet_i", "dlib_face_sim", "clip_t"),
-    "t2i_vqa": ("vqa", "paper_reward", "paper_vqa", "clip_t", "clip_i", "dino", "effnet_i"),
-    "knowledge_mcq": ("mcq_acc", "mcq_kappa"),
-    "visual_mcq": ("mcq_acc", "mcq_kappa"),
-    "dialogue": ("ref_sim", "style_acc", "rouge_l"),
-    "memorization": ("judge_memorization", "persona_sim", "style_acc", "style_p"),
-    "personality": ("judge_personality", "style_acc", "style_p", "persona_sim"),
-}
+HEADLINE_PREFERENCE: dict[str, tuple[str, ...]] = {t: headline_preference(t) for t in TASKS}
+NOT_ELIGIBLE_MARK = "‡"
 
 _LOWER_BETTER_SUFFIXES = ("no_face", "_unparsed", "_unparseable", "_failures")
 
 
 def lower_is_better(metric: str) -> bool:
-    """Rates of failure (no face found, unparsed answer, judge failure) are better low; scores high."""
+    """The declared direction (rolescape.metrics.declared); an undeclared metric of a third-party
+    family falls back to the naming rule (failure rates are better low)."""
+    if declaration(metric) is not None:
+        return not higher_is_better(metric)
     return metric.startswith("no_") or metric.endswith(_LOWER_BETTER_SUFFIXES) or metric == "missing"
 
 
@@ -154,7 +150,8 @@ def pick_headline(runs: list[Run], task: str, overrides: dict[str, str] | None =
     for m in HEADLINE_PREFERENCE.get(task, ()):
         if m in present:
             return m
-    return present[0] if present else None
+    eligible = [m for m in present if headline_eligible(task, m)]
+    return eligible[0] if eligible else (present[0] if present else None)
 
 
 def column_digits(values: Iterable[float | None]) -> int:
@@ -277,7 +274,10 @@ class _Builder:
 
     # -- tables ----------------------------------------------------------------------------------------
     def overall(self) -> Table:
-        cols = [Column(title=t, sub=m, task=t, metric=m) for t, m in self.headline.items()]
+        cols = [
+            Column(title=t, sub=m if headline_eligible(t, m) else f"{m} {NOT_ELIGIBLE_MARK}", task=t, metric=m)
+            for t, m in self.headline.items()
+        ]
         per_col = {
             (c.task, c.metric): self.metric_cells(c.task, c.metric) for c in cols if c.task and c.metric
         }
@@ -318,6 +318,11 @@ class _Builder:
             "Each task column shows its headline metric: macro mean over characters with its 95% bootstrap "
             "interval; rank 1 (bold) is the best run."
         ]
+        if any(c.task and c.metric and not headline_eligible(c.task, c.metric) for c in cols):
+            notes.append(
+                f"{NOT_ELIGIBLE_MARK}: not eligible as a headline under protocol v2 (copying the training data "
+                "can win it, or it does not order the baselines; `rolescape meta-eval`)."
+            )
         partial = sorted(k for k, n in n_tasks.items() if n < len(cols))
         if partial and shared:
             left_out = [c.title for c in cols if c not in shared]

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
 
-TEXT_COPY_THRESHOLD = 0.6
+TEXT_COPY_THRESHOLD = 0.73
 N_CANDIDATES = 8
 SHINGLE = 3
 _TOK = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
