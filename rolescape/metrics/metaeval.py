@@ -142,11 +142,19 @@ def analyse(
             per_b = {b: dict(values.get(b, {}).get(task, {}).get(metric, {})) for b in values}
             signed = {b: {i: sign * v for i, v in vals.items()} for b, vals in per_b.items()}
             means = {b: _r(_macro(v, character_of)) for b, v in per_b.items() if v}
-            ref, ret, shf = signed.get("reference", {}), signed.get("retrieval", {}), signed.get("shuffled", {})
+            ref, ret, shf = (
+                signed.get("reference", {}),
+                signed.get("retrieval", {}),
+                signed.get("shuffled", {}),
+            )
             own_name = "reference" if ref else ("retrieval" if ret else None)
             own = ref or ret
             auc = auroc(list(own.values()), list(shf.values())) if own and shf else None
-            copy = paired_interval(ret, ref, character_of, n_resamples=n_resamples, seed=seed) if ref and ret else None
+            copy = (
+                paired_interval(ret, ref, character_of, n_resamples=n_resamples, seed=seed)
+                if ref and ret
+                else None
+            )
             copy_ok = None if copy is None else not copy.ci_low > 0.0
             m_ref, m_ret, m_shf = (_macro(x, character_of) if x else None for x in (ref, ret, shf))
             ret_gt_shf = None if m_ret is None or m_shf is None else m_ret > m_shf
@@ -164,7 +172,12 @@ def analyse(
                 "auroc_own": own_name,
                 "retrieval_minus_reference": None
                 if copy is None
-                else {"delta": _r(copy.delta), "ci_low": _r(copy.ci_low), "ci_high": _r(copy.ci_high), "n": copy.n},
+                else {
+                    "delta": _r(copy.delta),
+                    "ci_low": _r(copy.ci_low),
+                    "ci_high": _r(copy.ci_high),
+                    "n": copy.n,
+                },
                 "copy_robust": copy_ok,
                 "order_ok": order_ok,
                 "eligible": all(checks) if checks else None,
@@ -194,8 +207,11 @@ def _floors_from_results(run_dirs: Mapping[str, Path]) -> dict[str, dict[str, di
     return out
 
 
-def render_markdown(report: Mapping[str, Mapping[str, Mapping[str, Any]]], only_declared_headlines: bool = False) -> str:
+def render_markdown(
+    report: Mapping[str, Mapping[str, Mapping[str, Any]]], only_declared_headlines: bool = False
+) -> str:
     """One row per task and metric: baselines' means, AUROC, retrieval - reference [CI], checks."""
+
     def f(x: Any) -> str:
         return "—" if x is None else f"{x:.3f}"
 
@@ -242,8 +258,12 @@ def render_plot(report: Mapping[str, Mapping[str, Mapping[str, Any]]], path: Pat
         ys = [r["means"].get(b) if r["means"].get(b) is not None else np.nan for _, _, r in rows]
         ax.bar(xs, ys, width, label=b)
     ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([f"{t}\n{m}" + ("" if r["eligible"] is not False else " ✗") for t, m, r in rows],
-                       rotation=60, ha="right", fontsize=7)
+    ax.set_xticklabels(
+        [f"{t}\n{m}" + ("" if r["eligible"] is not False else " ✗") for t, m, r in rows],
+        rotation=60,
+        ha="right",
+        fontsize=7,
+    )
     ax.set_ylabel("macro mean")
     ax.set_title("meta-eval: baselines on the declared headline metrics (✗ = not eligible)")
     ax.legend(fontsize=7)
@@ -297,8 +317,16 @@ def meta_eval(
             on_stage(f"score {b}")
         run_dirs[b] = outp / "runs" / b
         score(
-            pred, ds, profile=profile, out_dir=run_dirs[b], name=b, seed=seed, batch_size=batch_size,
-            cache_dir=cache_dir, model_paths=model_paths, progress=progress,
+            pred,
+            ds,
+            profile=profile,
+            out_dir=run_dirs[b],
+            name=b,
+            seed=seed,
+            batch_size=batch_size,
+            cache_dir=cache_dir,
+            model_paths=model_paths,
+            progress=progress,
             tasks=None,
         )
     values: dict[str, dict[str, dict[str, dict[str, float]]]] = {}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -35,10 +34,16 @@ def test_analyse_marks_a_metric_that_copying_wins():
     ids = [f"t/{c}/{k}" for c in ("a", "b") for k in range(6)]
     chars = {i: i.split("/")[1] for i in ids}
     own = {i: 0.7 + 0.01 * n for n, i in enumerate(ids)}
-    copy_wins = {"reference": own, "retrieval": {i: v + 0.2 for i, v in own.items()},
-                 "shuffled": {i: 0.2 for i in ids}}
-    robust = {"reference": own, "retrieval": {i: v - 0.2 for i, v in own.items()},
-              "shuffled": {i: 0.2 for i in ids}}
+    copy_wins = {
+        "reference": own,
+        "retrieval": {i: v + 0.2 for i, v in own.items()},
+        "shuffled": {i: 0.2 for i in ids},
+    }
+    robust = {
+        "reference": own,
+        "retrieval": {i: v - 0.2 for i, v in own.items()},
+        "shuffled": {i: 0.2 for i in ids},
+    }
     values = {b: {"roleplay": {"effnet_i": copy_wins[b], "effnet_i_novel": robust[b]}} for b in copy_wins}
     rep = analyse(values, chars, n_resamples=200)
     bad, good = rep["roleplay"]["effnet_i"], rep["roleplay"]["effnet_i_novel"]
@@ -46,7 +51,10 @@ def test_analyse_marks_a_metric_that_copying_wins():
     assert good["copy_robust"] is True and good["order_ok"] is True and good["eligible"] is True
     assert good["auroc_own_vs_shuffled"] == 1.0
     # lower-is-better metrics are compared in their better direction
-    values = {b: {"roleplay": {"copy_rate": {i: (1.0 if b == "retrieval" else 0.0) for i in ids}}} for b in copy_wins}
+    values = {
+        b: {"roleplay": {"copy_rate": {i: (1.0 if b == "retrieval" else 0.0) for i in ids}}}
+        for b in copy_wins
+    }
     cr = analyse(values, chars, n_resamples=100)["roleplay"]["copy_rate"]
     assert cr["higher_is_better"] is False and cr["copy_robust"] is True
     md = render_markdown(rep)
@@ -75,11 +83,27 @@ def test_meta_eval_on_the_demo(tmp_path):
     built = tmp_path / "built"
     assert _run("build", "--source", "demo", "--out", str(built)).returncode == 0
     out = tmp_path / "meta"
-    r = _run("meta-eval", "--data", str(built), "--out", str(out), "--tasks", "t2i,knowledge_mcq",
-             "--bootstrap", "200", "--cache-dir", str(tmp_path / "cache"))
+    r = _run(
+        "meta-eval",
+        "--data",
+        str(built),
+        "--out",
+        str(out),
+        "--tasks",
+        "t2i,knowledge_mcq",
+        "--bootstrap",
+        "200",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads((out / "meta_eval.json").read_text(encoding="utf-8"))
-    assert doc["protocol_version"] == "2" and doc["baselines"] == ["prior", "reference", "retrieval", "shuffled"]
+    assert doc["protocol_version"] == "2" and doc["baselines"] == [
+        "prior",
+        "reference",
+        "retrieval",
+        "shuffled",
+    ]
     t2i = doc["tasks"]["t2i"]
     # retrieval copies train images: the plain identity rewards it, the copy-robust form does not
     assert t2i["copy_rate"]["means"]["retrieval"] == 1.0
@@ -95,6 +119,17 @@ def test_meta_eval_on_the_demo(tmp_path):
     assert res["provenance"]["protocol_version"] == "2"
     # a second run reuses baselines and items.jsonl and gives the same bytes
     first = (out / "meta_eval.json").read_bytes()
-    r = _run("meta-eval", "--data", str(built), "--out", str(out), "--tasks", "t2i,knowledge_mcq",
-             "--bootstrap", "200", "--cache-dir", str(tmp_path / "cache"))
+    r = _run(
+        "meta-eval",
+        "--data",
+        str(built),
+        "--out",
+        str(out),
+        "--tasks",
+        "t2i,knowledge_mcq",
+        "--bootstrap",
+        "200",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert r.returncode == 0 and (out / "meta_eval.json").read_bytes() == first

@@ -30,7 +30,9 @@ def scene(seed: int, palette: tuple[int, int, int], size: int = 256) -> Image.Im
     """A smooth random 'photo': low-frequency noise tinted by a character's palette."""
     rng = np.random.default_rng(seed)
     low = rng.random((8, 8, 1)).astype(np.float32)
-    field = np.asarray(Image.fromarray((low[:, :, 0] * 255).astype(np.uint8)).resize((size, size), Image.BICUBIC))
+    field = np.asarray(
+        Image.fromarray((low[:, :, 0] * 255).astype(np.uint8)).resize((size, size), Image.BICUBIC)
+    )
     f = field.astype(np.float32)[:, :, None] / 255.0
     rgb = np.clip(f * np.array(palette, np.float32) + (1 - f) * 40, 0, 255).astype(np.uint8)
     return Image.fromarray(rgb, "RGB")
@@ -240,7 +242,11 @@ def test_mcq_acc_clean_scores_only_items_without_a_train_answer(tmp_path):
     from rolescape.metrics.mcq import MCQFamily
     from rolescape.schemas.predictions import Prediction
 
-    leak = {"leakage": {"mcq_answer_is_train_kqa_answer": {"per_character": {"ann": {"items": ["q1"], "n": 1, "of": 2}}}}}
+    leak = {
+        "leakage": {
+            "mcq_answer_is_train_kqa_answer": {"per_character": {"ann": {"items": ["q1"], "n": 1, "of": 2}}}
+        }
+    }
     (tmp_path / "leakage.json").write_text(json.dumps(leak), encoding="utf-8")
     fam = MCQFamily()
     ctx = ScoreContext(data=_Data(tmp_path))

@@ -46,7 +46,7 @@ def thumb_vector(img: Any) -> np.ndarray:
     """The 32x32 grayscale thumbnail of an image, mean-removed and L2-normalised (float32)."""
     from PIL import Image
 
-    a = np.asarray(img.convert("L").resize((THUMB, THUMB), Image.BOX), dtype=np.float32).ravel()
+    a = np.asarray(img.convert("L").resize((THUMB, THUMB), Image.Resampling.BOX), dtype=np.float32).ravel()
     a = a - a.mean()
     n = float(np.linalg.norm(a))
     return a / n if n > 0 else a
@@ -58,7 +58,7 @@ def thumb_views(img: Any) -> np.ndarray:
 
     w, h = img.size
     k = PRE_SIZE / max(w, h)
-    small = img.resize((max(1, round(w * k)), max(1, round(h * k))), Image.BOX) if k < 1 else img
+    small = img.resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BOX) if k < 1 else img
     rows = []
     for base in (small, ImageOps.mirror(small)):
         bw, bh = base.size
@@ -109,7 +109,7 @@ def augment(img: Any, rng: random.Random) -> dict[str, Any]:
         return Image.open(buf).convert("RGB")
 
     return {
-        "resize50": img.resize((max(1, w // 2), max(1, h // 2)), Image.BICUBIC),
+        "resize50": img.resize((max(1, w // 2), max(1, h // 2)), Image.Resampling.BICUBIC),
         "crop": crop(img),
         "jpeg60": jpeg(img, 60),
         "hflip": ImageOps.mirror(img),
@@ -167,7 +167,11 @@ def calibrate_image_threshold(data: Any, *, alpha: str = "white", seed: int = 0)
                 positives.append((str(key), name, float(bank.similarities(edited).max())))
     report = choose_threshold([s for _, s in negatives], [s for *_, s in positives])
     tau = report["tau"]
-    per_aug = {n: min(s for _, a, s in positives if a == n) for n in AUGMENTATIONS if any(a == n for _, a, _ in positives)}
+    per_aug = {
+        n: min(s for _, a, s in positives if a == n)
+        for n in AUGMENTATIONS
+        if any(a == n for _, a, _ in positives)
+    }
     report.update(
         {
             "descriptor": COPY_DESCRIPTOR,
@@ -177,7 +181,9 @@ def calibrate_image_threshold(data: Any, *, alpha: str = "white", seed: int = 0)
             "min_positive_per_augmentation": {k: round(v, 4) for k, v in per_aug.items()},
             "max_cross_character_similarity": max(cross) if cross else None,
             "negatives": "max similarity of each test image to its own character's train images",
-            "positives": "max similarity of each train image under " + ", ".join(AUGMENTATIONS) + " (random, seed "
+            "positives": "max similarity of each train image under "
+            + ", ".join(AUGMENTATIONS)
+            + " (random, seed "
             f"{seed}) to its character's train images",
         }
     )

@@ -80,7 +80,9 @@ class OverlapIndex:
             for s in _shingles(tk, with_words=True):
                 self._index[s].append(i)
 
-    def matches(self, text: str, owner: str | None = None, threshold: float | None = None) -> list[tuple[int, float]]:
+    def matches(
+        self, text: str, owner: str | None = None, threshold: float | None = None
+    ) -> list[tuple[int, float]]:
         """(train index, overlap) of the best candidates, best first; restricted to `owner` if given
         and to overlaps above `threshold` if given."""
         tk = tokens(text)
@@ -145,7 +147,9 @@ def calibrate_text_threshold(data: Any, seed: int = 0) -> dict[str, Any]:
         {
             "test_responses_flagged": [t[:80] for t, s in negatives if s > rep["tau"]],
             "n_edited_missed": sum(1 for *_, s in positives if s <= rep["tau"]),
-            "edited_missed": sorted({f"{owners[i]}:{texts[i][:60]}:{n}" for i, n, s in positives if s <= rep["tau"]}),
+            "edited_missed": sorted(
+                {f"{owners[i]}:{texts[i][:60]}:{n}" for i, n, s in positives if s <= rep["tau"]}
+            ),
             "n_edits_without_words_skipped": n_empty,
             "top_negatives": [[t[:60], round(s, 4)] for t, s in sorted(negatives, key=lambda x: -x[1])[:5]],
             "negatives": "max ROUGE-L F of each GT dialogue-test response to its character's train responses",
@@ -195,4 +199,3 @@ class TextCopyFamily(MetricFamily):
 
     def version(self) -> str:
         return f"{self.VERSION}|tau={self.threshold}|k={self.n_candidates}"
-
