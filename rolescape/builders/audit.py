@@ -33,6 +33,7 @@ RS014  dataset-info-count-mismatch    warning  data/dataset_info.py num_total_sa
 RS101  image-container-mismatch       warning  the bytes are another format than the extension says (JPEG in .png)
 RS102  image-transparency             info     image uses transparency: composited onto white at scoring time
 RS103  image-unreferenced             warning  image file that no scene references: not built
+RS104  test-image-duplicates-train    warning  test image is a near-duplicate of one of the character's train images: kept, listed
 RS201  header-mismatch                error    description/opening differ across a character's files
 RS202  scene-mismatch                 error    with_image / t2i_instruction disagree with annotation.json
 RS203  derived-mismatch               error    processed/*.jsonl differs from what its sources regenerate
@@ -101,6 +102,7 @@ from rolescape.builders.clean import (
     shorten,
 )
 from rolescape.schemas import Finding, GrpoPrompt, KnowledgeQA, Probe, VQAQuestion
+from rolescape.errors import InputError
 from rolescape.schemas.base import Severity
 
 
@@ -169,6 +171,12 @@ RULES: dict[str, Rule] = _rules(
     ),
     ("RS102", "image-transparency", "info", "image uses transparency: composited onto white at scoring time"),
     ("RS103", "image-unreferenced", "warning", "image file that no scene references: not built"),
+    (
+        "RS104",
+        "test-image-duplicates-train",
+        "warning",
+        "test image is a near-duplicate of one of the character's train images: kept, listed",
+    ),
     ("RS201", "header-mismatch", "error", "description/opening differ across a character's files"),
     ("RS202", "scene-mismatch", "error", "with_image / t2i_instruction disagree with annotation.json"),
     ("RS203", "derived-mismatch", "error", "processed/*.jsonl differs from what its sources regenerate"),
@@ -853,3 +861,37 @@ __all__ = [
     "audit_vqa_categories",
     "compare_derived",
 ]
+
+
+def audit_test_train_duplicates(auditor: Auditor, images: Sequence[Any], blobs: dict[str, bytes]) -> None:
+    """RS104: a test image that is a near-duplicate of a train image of its character (the protocol-v2
+    copy detector: thumbnail correlation above its calibrated threshold), so copying a train image
+    would match the ground truth. Kept and listed: it is a finding about the data, not repaired."""
+    from collections import defaultdict
+
+    from rolescape.metrics.image.copy import IMAGE_COPY_THRESHOLD, CopyBank
+    from rolescape.metrics.images_io import load_image
+
+    by_char: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for im in images:
+        by_char[im.character][im.split].append(im)
+    for slug in sorted(by_char):
+        train, test = by_char[slug].get("train", []), by_char[slug].get("test", [])
+        if not train or not test:
+            continue
+        try:
+            bank = CopyBank([load_image(blobs[t.key], None, "white") for t in train])
+            for t in test:
+                sims = bank.similarities(load_image(blobs[t.key], None, "white"))
+                j = int(sims.argmax())
+                if float(sims[j]) > IMAGE_COPY_THRESHOLD:
+                    auditor.add(
+                        "RS104",
+                        character=slug,
+                        file=t.source_path,
+                        message=f"near-duplicate of train image {train[j].source_path} "
+                        f"(thumbnail correlation {float(sims[j]):.3f} > {IMAGE_COPY_THRESHOLD})",
+                        repair=None,
+                    )
+        except (InputError, OSError, ValueError):  # an undecodable image is reported by the image checks
+            continue

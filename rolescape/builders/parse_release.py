@@ -41,6 +41,7 @@ from rolescape.builders.audit import (
     audit_dialogue_duplicates,
     audit_duplicate_prompts,
     audit_knowledge_qa,
+    audit_test_train_duplicates,
     audit_vqa,
     audit_vqa_categories,
     build_probes,
@@ -1287,6 +1288,7 @@ def _parse_release(root: Path, progress: Progress | None, confine: Path | None =
                 repair=None,
             )
 
+    audit_test_train_duplicates(auditor, images, blobs)
     characters = sorted((r.character for r in results if r.character is not None), key=lambda c: c.id)
     scenes = sorted(
         (s for r in results for s in r.scenes), key=lambda s: (s.character, s.split, _id_key(s.scene_id))

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rolescape.leaderboard.load import Run, RunSet
-from rolescape.leaderboard.metricinfo import HEADLINE_PREFERENCE, headline_metric, lower_is_better  # noqa: F401
+from rolescape.leaderboard.metricinfo import (  # noqa: F401
+    HEADLINE_PREFERENCE,
+    NOT_ELIGIBLE_MARK,
+    NOT_ELIGIBLE_NOTE,
+    eligible,
+    headline_metric,
+    lower_is_better,
+)
 from rolescape.leaderboard.reported import ReportedNumber, ReportedSet
 from rolescape.leaderboard.significance import PairedResult, comparison_seed, tests_against_best
 from rolescape.schemas.results import MetricSummary
@@ -272,7 +279,10 @@ class _Builder:
     def overall(self) -> Table:
         import polars as pl
 
-        cols = [Column(title=t, sub=m, task=t, metric=m) for t, m in self.headline.items()]
+        cols = [
+            Column(title=t, sub=m if eligible(t, m) else f"{m} {NOT_ELIGIBLE_MARK}", task=t, metric=m)
+            for t, m in self.headline.items()
+        ]
         per_col = {(t, m): self.metric_cells(t, m) for t, m in self.headline.items()}
         # Overall rule: rank every run on the tasks that all runs were scored on (the shared tasks), so
         # a run is never left unranked just because it skips a task others answered; columns outside
@@ -315,6 +325,8 @@ class _Builder:
             "Each task column shows its headline metric: macro mean over characters with its 95% bootstrap "
             "interval; rank 1 (bold) is the best run."
         ]
+        if any(not eligible(t, m) for t, m in self.headline.items()):
+            notes.append(NOT_ELIGIBLE_NOTE)
         partial = sorted(k for k, n in n_tasks.items() if n < len(cols))
         missing = ", ".join(f"{k} ({n_tasks[k]}/{len(cols)} tasks)" for k in partial)
         if partial:

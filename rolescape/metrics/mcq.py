@@ -343,6 +343,35 @@ def answer_key_floors(
 
 
 # ----------------------------------------------------------------------------------------------------
+# clean subset (protocol v2)
+
+CLEAN_TASKS = ("knowledge_mcq",)
+CLEAN_METRICS = ("mcq_acc_clean", "mcq_kappa_clean")
+LEAKAGE_FILE = "leakage.json"
+LEAK_CHECK = "mcq_answer_is_train_kqa_answer"
+
+
+def leaked_answer_ids(data: Any) -> set[str]:
+    """Task ids of the knowledge-MCQ items whose correct option equals a train knowledge-QA answer of
+    the character: the builder's leakage check `mcq_answer_is_train_kqa_answer` in leakage.json."""
+    import json
+
+    path = Path(getattr(data, "path", "")) / LEAKAGE_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        check = doc.get("leakage", doc)[LEAK_CHECK]
+        return {
+            f"knowledge_mcq/{slug}/{item}"
+            for slug, entry in check["per_character"].items()
+            for item in entry["items"]
+        }
+    except FileNotFoundError:
+        raise InputError("no leakage.json: mcq_acc_clean needs the builder's leakage list", path=path) from None
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise InputError(f"leakage.json has no usable {LEAK_CHECK!r} list ({type(e).__name__})", path=path) from None
+
+
+# ----------------------------------------------------------------------------------------------------
 # the family
 
 
@@ -356,15 +385,27 @@ class MCQFamily(MetricFamily):
 
     def __init__(self) -> None:
         self._perms: dict[str, list[str]] = {}
+        self._leaked: set[str] | None = None  # knowledge-MCQ ids whose correct option is a train answer
 
     def metric_names(self, task: str) -> list[str]:
-        return ["mcq_acc", "mcq_kappa", "mcq_unparsed"] + [f"mcq_acc_{d}" for d in DIFFICULTIES]
+        clean = list(CLEAN_METRICS) if task in CLEAN_TASKS else []
+        return ["mcq_acc", "mcq_kappa", "mcq_unparsed"] + [f"mcq_acc_{d}" for d in DIFFICULTIES] + clean
 
     def prepare(self, ctx: ScoreContext, tasks: Sequence[str]) -> None:
         self._perms = _permutations_option(ctx)
+        self._leaked = None
+        if any(t in CLEAN_TASKS for t in tasks):
+            try:
+                self._leaked = leaked_answer_ids(ctx.data)
+            except InputError as e:
+                for m in CLEAN_METRICS:
+                    ctx.skip_metric(m, str(e), task="knowledge_mcq")
 
     def version(self) -> str:
-        return f"{self.VERSION}:perm={hash_obj(self._perms)[:16]}" if self._perms else self.VERSION
+        v = self.VERSION
+        if self._leaked is not None:
+            v += f":leaked={hash_obj(sorted(self._leaked))[:16]}"
+        return f"{v}:perm={hash_obj(self._perms)[:16]}" if self._perms else v
 
     def permutation_for(self, pred: Prediction | None, item_id: str) -> list[str] | None:
         perm = prediction_permutation(pred) if pred is not None else None
@@ -387,6 +428,10 @@ class MCQFamily(MetricFamily):
         }
         for d in DIFFICULTIES:
             scores[f"mcq_acc_{d}"] = acc if row.get("difficulty") == d else None
+        if row.get("task", str(row["id"]).split("/", 1)[0]) in CLEAN_TASKS and self._leaked is not None:
+            clean = row["id"] not in self._leaked
+            scores["mcq_acc_clean"] = acc if clean else None
+            scores["mcq_kappa_clean"] = scores["mcq_kappa"] if clean else None
         info = {
             "mcq_letter": letter,
             "mcq_answer": answer,
@@ -418,4 +463,10 @@ class MCQFamily(MetricFamily):
         acc = answer_key_floors(items, perms)
         if not acc:
             return {}
-        return {"mcq_acc": acc, "mcq_kappa": {k: (v - CHANCE) / (1 - CHANCE) for k, v in acc.items()}}
+        out = {"mcq_acc": acc, "mcq_kappa": {k: (v - CHANCE) / (1 - CHANCE) for k, v in acc.items()}}
+        if task in CLEAN_TASKS and self._leaked is not None:
+            clean = answer_key_floors([r for r in items if r["id"] not in self._leaked], perms)
+            if clean:
+                out["mcq_acc_clean"] = clean
+                out["mcq_kappa_clean"] = {k: (v - CHANCE) / (1 - CHANCE) for k, v in clean.items()}
+        return out

@@ -20,8 +20,10 @@ FAMILIES.register("text_ref", "rolescape.metrics.text.reference:ReferenceFamily"
 FAMILIES.register("style", "rolescape.metrics.text.style:StyleFamily")
 FAMILIES.register("persona", "rolescape.metrics.text.persona:PersonaFamily")
 FAMILIES.register("judge", "rolescape.metrics.text.judge:JudgeFamily")
+FAMILIES.register("text_copy", "rolescape.metrics.text.copy:TextCopyFamily")
 
 # Families that run unless the user opts in explicitly (judge needs --judge-url).
 DEFAULT_FAMILIES: tuple[str, ...] = (
     "mcq", "image_identity", "image_text", "vqa", "diversity", "paper_reward", "text_ref", "style", "persona",
+    "text_copy",
 )

@@ -157,6 +157,13 @@ def _jpeg_in_png(m: MiniRelease) -> None:
     Image.new("RGB", (32, 24), (200, 40, 40)).save(m.train / "0.png", format="JPEG")
 
 
+def _test_copies_train(m: MiniRelease) -> None:
+    """A textured train image and, as the test image, its mirror (the flat fixture images never match)."""
+    im = Image.linear_gradient("L").resize((32, 24)).convert("RGB")
+    im.save(m.train / "0.png")
+    im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(m.test / "0.png")
+
+
 def _transparent(m: MiniRelease) -> None:
     im = Image.new("RGBA", (24, 24), (40, 40, 200, 255))
     im.putpixel((0, 0), (0, 0, 0, 0))
@@ -264,6 +271,7 @@ CASES: dict[str, Mut] = {
     "RS101": _jpeg_in_png,
     "RS102": _transparent,
     "RS103": lambda m: Image.new("RGB", (8, 8)).save(m.train / "2.png"),
+    "RS104": _test_copies_train,
     "RS201": _edit("{P}_knowledge_qa.json", _set("opening", "Hi.")),
     "RS202": _edit("{P}_with_image.json", _set("scenes.0.0.text", "Different question?")),
     "RS203": _processed_line,

@@ -23,7 +23,7 @@ MANIFEST = "ab" * 32
 
 # task -> metric -> (base value per character, spread); a model adds its own offset
 DESIGN: dict[str, dict[str, tuple[float, float]]] = {
-    "roleplay": {"clip_i": (0.70, 0.05), "ref_sim": (0.40, 0.10)},
+    "roleplay": {"clip_i": (0.70, 0.05), "clip_i_novel": (0.62, 0.05), "ref_sim": (0.40, 0.10)},
     "knowledge_mcq": {"mcq_acc": (0.60, 0.0)},
     "memorization": {"persona_sim": (0.30, 0.05)},
 }

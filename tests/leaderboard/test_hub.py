@@ -106,6 +106,7 @@ def test_card_and_parquet(run: Path):
         "character",
         "key",
         "clip_i",
+        "clip_i_novel",
         "mcq_acc",
         "persona_sim",
         "ref_sim",

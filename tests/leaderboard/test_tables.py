@@ -28,7 +28,7 @@ def test_overall_table(runs: list[Path]):
     lb = build_leaderboard(load_runs(runs), reported=load_reported())
     rows = {r.key: r for r in lb.overall.rows}
     assert [r.key for r in lb.overall.rows] == ["strong", "middle", "weak", "__reported__"]
-    assert [c.sub for c in lb.overall.columns[:-1]] == ["clip_i", "mcq_acc", "persona_sim"]
+    assert [c.sub for c in lb.overall.columns[:-1]] == ["clip_i_novel", "mcq_acc ‡", "persona_sim"]
     assert all(c.best for c in rows["strong"].cells)
     assert not any(c.best for c in rows["weak"].cells)
     # the weak run is far below the best on every column: significant; the best itself is never marked
@@ -36,7 +36,7 @@ def test_overall_table(runs: list[Path]):
     assert not any(c.significant for c in rows["strong"].cells)
     rep = rows["__reported__"]
     assert rep.reported and rep.stub == ["—", "Paper (reported)"]
-    assert [c.value for c in rep.cells] == [0.86, 0.77, None, None]
+    assert [c.value for c in rep.cells] == [None, 0.77, None, None]
     assert not any(c.best or c.rank for c in rep.cells)
     hidden = {e.name for e in lb.reported_hidden}
     assert hidden == {"VQA accuracy", "T2I CLIP-I", "Text role-play Memorization"}
@@ -72,12 +72,12 @@ def test_task_table_ties_bold_all_best(tmp_path: Path):
 
 def test_headline_preference_and_override(runs: list[Path]):
     rs = load_runs(runs)
-    assert pick_headline(rs.runs, "roleplay") == "clip_i"
+    assert pick_headline(rs.runs, "roleplay") == "clip_i_novel"
     assert pick_headline(rs.runs, "memorization") == "persona_sim"
     lb = build_leaderboard(rs, headline_overrides={"roleplay": "ref_sim"})
     assert lb.overall.columns[0].sub == "ref_sim"
     rt = next(t for t in lb.tasks if t.key == "task-roleplay")
-    assert [c.title for c in rt.columns] == ["Coverage", "ref_sim", "clip_i"]
+    assert [c.title for c in rt.columns] == ["Coverage", "ref_sim", "clip_i", "clip_i_novel"]
     # ref_sim: middle beats strong in this fixture
     assert rt.rows[0].key == "middle"
 
@@ -111,7 +111,7 @@ def test_per_character_breakdown(runs: list[Path]):
     assert [r.stub[0] for r in t.rows] == ["alpha", "beta", "gamma", "Macro mean"]
     assert [c.title for c in t.columns] == ["strong", "middle", "weak"]
     strong = next(r for r in load_runs(runs).runs if r.label == "strong").results
-    assert t.rows[0].cells[0].value == strong.tasks["roleplay"].metrics["clip_i"].per_character["alpha"]
+    assert t.rows[0].cells[0].value == strong.tasks["roleplay"].metrics["clip_i_novel"].per_character["alpha"]
 
 
 def test_paired_bootstrap_properties():

@@ -29,6 +29,7 @@ from typing import Any
 from rolescape.errors import ModelUnavailable
 from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
 from rolescape.metrics.image._decode import gt_source, prediction_sources, reference_sources
+from rolescape.metrics.image.copy import COPY_DESCRIPTOR, IMAGE_COPY_THRESHOLD, CopyBank, novel_similarity
 
 GT_TASKS = ("roleplay", "t2i")
 # encoder -> (metric names, which have a GT variant)
@@ -81,6 +82,15 @@ def metrics_for(encoder: str, task: str) -> list[str]:
     return [m for m in METRICS[encoder] if task in GT_TASKS or not m.endswith("_gt")]
 
 
+def novel_name(encoder: str) -> str:
+    """The copy-robust form of an encoder's train-image identity metric (`effnet_i` -> `effnet_i_novel`)."""
+    return f"{METRICS[encoder][0]}_novel"
+
+
+def copy_metrics_for(encoder: str) -> list[str]:
+    return [novel_name(encoder)]
+
+
 class _RefBank:
     """Reference embeddings of one character under one encoder (computed once per run, cached on disk)."""
 
@@ -88,7 +98,8 @@ class _RefBank:
         import numpy as np
 
         self.n = len(vecs)
-        kept = [v for v in vecs if v.size]
+        self.positions = [i for i, v in enumerate(vecs) if v.size]  # train-image index of each row
+        kept = [vecs[i] for i in self.positions]
         self.n_nonempty = len(kept)
         self.matrix = np.stack(kept).astype(np.float32) if kept else None
 
@@ -105,6 +116,9 @@ class IdentityFamily(MetricFamily):
         self.high, self.low = DINO_HIGH, DINO_LOW
         self.face_min_fraction = FACE_MIN_REF_FRACTION
         self.only: list[str] | None = None
+        # protocol v2 copy detection (model-free) and its calibrated threshold
+        self.copy_threshold: float | None = IMAGE_COPY_THRESHOLD
+        self._copy_banks: dict[str, CopyBank] = {}
 
     def metric_names(self, task: str) -> list[str]:
         if task not in self.tasks:
@@ -113,7 +127,8 @@ class IdentityFamily(MetricFamily):
             names = encoders_for(self.profile, self.only)
         else:
             names = tuple(dict.fromkeys(OFFLINE_ENCODERS + PAPER_ENCODERS))
-        return [m for e in names for m in metrics_for(e, task)]
+        v1 = [m for e in names for m in metrics_for(e, task)]
+        return v1 + ["copy_rate"] + [novel_name(e) for e in names]
 
     def prepare(self, ctx: ScoreContext, tasks: Sequence[str]) -> None:
         from rolescape.metrics.encoders import get_encoder
@@ -131,13 +146,26 @@ class IdentityFamily(MetricFamily):
                 self.encoders[enc] = get_encoder(enc, ctx)
             except ModelUnavailable as e:
                 reasons.append(str(e))
-                for m in METRICS[enc]:
+                for m in (*METRICS[enc], novel_name(enc)):
                     ctx.skip_metric(m, str(e))
         if not self.encoders:
             raise ModelUnavailable("; ".join(reasons))
+        self._prepare_copy(ctx)
+
+    def _prepare_copy(self, ctx: ScoreContext) -> None:
+        """Copy detection is model-free (thumbnail correlation, rolescape.metrics.image.copy); a
+        threshold of None (option `copy_threshold: null`) switches copy_rate and *_novel off."""
+        opts = ctx.options or {}
+        if "copy_threshold" in opts:
+            t = opts["copy_threshold"]
+            self.copy_threshold = None if t is None else float(t)
+        if self.copy_threshold is None:
+            for m in ["copy_rate"] + [novel_name(e) for e in METRICS]:
+                ctx.skip_metric(m, "copy detection switched off (copy_threshold is null)")
 
     def version(self) -> str:
         parts = [self.name, f"dino_band={self.low},{self.high}", f"face_min_ref={self.face_min_fraction}"]
+        parts.append(f"copy={COPY_DESCRIPTOR}>{self.copy_threshold}")
         for _name, enc in sorted(self.encoders.items(), key=lambda kv: kv[0]):
             for i in enc.model_infos():
                 parts.append(f"{i.name}={i.id}@{i.revision}/{i.dtype}/{i.preprocessing}")
@@ -166,6 +194,7 @@ class IdentityFamily(MetricFamily):
         sources = prediction_sources(batch, ctx)
         out: list[Scores] = [{} for _ in batch.items]
         persist = bool((ctx.options or {}).get("cache_predictions", True))
+        item_vecs: dict[str, list[list[Any]]] = {}
         for enc_name in self.encoders:
             emb = embedding_for(self._embedder(enc_name), ctx, self._emb)
             banks = [self._bank(enc_name, str(it.get("character", "")), ctx) for it in batch.items]
@@ -187,8 +216,53 @@ class IdentityFamily(MetricFamily):
             for i, srcs in enumerate(wanted):
                 v = vecs[pos : pos + len(srcs)]
                 pos += len(srcs)
+                item_vecs.setdefault(enc_name, []).append(v)
                 out[i].update(self._item_scores(enc_name, batch.task, v, banks[i], gts[i]))
+        if self.copy_threshold is not None:
+            self._copy_scores(batch, ctx, sources, item_vecs, out)
         return out
+
+    def _copy_bank(self, slug: str, ctx: ScoreContext) -> CopyBank:
+        from rolescape.metrics.image._decode import decode_source
+
+        if slug not in self._copy_banks:
+            self._copy_banks[slug] = CopyBank([decode_source(s, ctx.alpha) for s in reference_sources(ctx, slug)])
+        return self._copy_banks[slug]
+
+    def _copy_scores(
+        self,
+        batch: ItemBatch,
+        ctx: ScoreContext,
+        sources: list[list[Any]],
+        item_vecs: dict[str, list[list[Any]]],
+        out: list[Scores],
+    ) -> None:
+        """copy_rate and the *_novel identity of every item (protocol v2): near-duplicates are the train
+        images whose thumbnail correlation with the answer image exceeds the threshold."""
+        from rolescape.metrics.image._decode import decode_source
+
+        tau = float(self.copy_threshold or 0.0)
+        for i, item in enumerate(batch.items):
+            res: Scores = {"copy_rate": None, **{novel_name(e): None for e in self.encoders}}
+            cbank = self._copy_bank(str(item.get("character", "")), ctx)
+            if not sources[i] or not cbank.n:
+                out[i].update(res)
+                continue
+            copy_sims = [cbank.similarities(decode_source(s, ctx.alpha)) for s in sources[i]]
+            masks = [cs > tau for cs in copy_sims]
+            res["copy_rate"] = float(sum(bool(m.any()) for m in masks) / len(masks))
+            for enc_name in self.encoders:
+                bank = self._bank(enc_name, str(item.get("character", "")), ctx)
+                vecs = item_vecs[enc_name][i]
+                if bank.matrix is None or not vecs or len(vecs) != len(masks):
+                    continue
+                vals = [
+                    novel_similarity(bank.matrix @ v, bank.positions, m, cs, bank.matrix)
+                    for v, m, cs in zip(vecs, masks, copy_sims, strict=True)
+                    if v.size
+                ]
+                res[novel_name(enc_name)] = _mean([x for x in vals if x is not None])
+            out[i].update(res)
 
     def _item_scores(self, enc: str, task: str, vecs: list[Any], bank: _RefBank, gt: Any) -> Scores:
         import numpy as np

@@ -484,6 +484,196 @@ def load_or_fit(
     return model, folder
 
 
+# --------------------------------------------------------------------------- cross-fitting (protocol v2)
+
+N_FOLDS = 5
+CF_VERSION = "style-cf-v1"
+
+
+def overlap_folds(
+    texts: Sequence[str], owners: Sequence[str], index: Any, threshold: float, k: int = N_FOLDS
+) -> list[int]:
+    """A fold per train text such that train texts overlapping each other (> threshold) share a fold.
+
+    Overlapping texts are joined into clusters (union-find over the overlap index); clusters are
+    dealt round-robin into `k` folds per character of their first member, in text order, so every
+    character is spread over all folds and a copied train text has all its overlaps in one fold.
+    """
+    parent = list(range(len(texts)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, t in enumerate(texts):
+        for j, _ in index.matches(t, threshold=threshold):
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+    fold_of_root: dict[int, int] = {}
+    dealt: Counter[str] = Counter()
+    folds = []
+    for i in range(len(texts)):
+        r = find(i)
+        if r not in fold_of_root:
+            fold_of_root[r] = dealt[owners[r]] % k
+            dealt[owners[r]] += 1
+        folds.append(fold_of_root[r])
+    return folds
+
+
+class CrossFitStyle:
+    """K style classifiers, each fitted without one fold of the train dialogues, plus on-demand ones.
+
+    `proba(text)`: the train texts the response overlaps (> tau_txt) decide the model: none -> the mean
+    of the fold models; all in one fold -> that fold's model; several folds -> a model fitted without
+    exactly those texts (cached in memory and under `cache_dir`).
+    """
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        embeddings: np.ndarray,
+        encoder_info: dict[str, Any],
+        config: StyleConfig,
+        *,
+        threshold: float,
+        k: int = N_FOLDS,
+        seed: int = 0,
+        cache_dir: Path | None = None,
+        manifest: str = "",
+    ) -> None:
+        from rolescape.metrics.text.copy import OverlapIndex
+
+        self.texts, self.labels = list(texts), list(labels)
+        self.embeddings = embeddings
+        self.encoder_info, self.config, self.seed = encoder_info, config, seed
+        self.threshold, self.k = threshold, k
+        self.index = OverlapIndex(self.texts, self.labels)
+        self.folds = overlap_folds(self.texts, self.labels, self.index, threshold, k)
+        self.cache_dir, self.manifest = cache_dir, manifest
+        self._models: dict[tuple[int, ...], StyleClassifier] = {}
+        self.n_on_demand = 0
+        self.report: dict[str, Any] = {}
+        self.fold_models = [self._model(tuple(i for i, f in enumerate(self.folds) if f == j)) for j in range(k)]
+        self.classes = sorted(set(self.labels))
+
+    def _key(self, excluded: tuple[int, ...]) -> str:
+        return hash_obj(
+            {
+                "version": CF_VERSION,
+                "manifest": self.manifest,
+                "encoder": self.encoder_info,
+                "config": self.config.to_json(),
+                "seed": self.seed,
+                "excluded": hash_obj([self.texts[i] for i in excluded]),
+            }
+        )[:20]
+
+    def _model(self, excluded: tuple[int, ...]) -> StyleClassifier:
+        if excluded in self._models:
+            return self._models[excluded]
+        folder = None if self.cache_dir is None else Path(self.cache_dir) / "style-cf" / self._key(excluded)
+        model: StyleClassifier | None = None
+        if folder is not None and (folder / META_FILE).is_file():
+            try:
+                model = StyleClassifier.load(folder)
+            except InputError as e:
+                log.warning("cross-fitted style cache unusable, refitting: %s", e)
+        if model is None:
+            drop = set(excluded)
+            keep = [i for i in range(len(self.texts)) if i not in drop]
+            model = StyleClassifier.fit(
+                [self.texts[i] for i in keep],
+                [self.labels[i] for i in keep],
+                self.embeddings[keep],
+                self.encoder_info,
+                self.config,
+                self.seed,
+            )
+            model.meta["excluded"] = len(excluded)
+            if folder is not None:
+                try:
+                    with atomic_dir(folder, overwrite=True) as tmp:
+                        model.save(tmp)
+                except OutputError as e:
+                    log.warning("cross-fitted style classifier not cached: %s", e)
+        self._models[excluded] = model
+        return model
+
+    def model_for(self, text: str) -> tuple[list[StyleClassifier], str]:
+        """The model(s) that may score `text`, and how they were chosen (for items.jsonl info)."""
+        hits = [i for i, _ in self.index.matches(text, threshold=self.threshold)]
+        if not hits:
+            return self.fold_models, "mean_of_folds"
+        folds = {self.folds[i] for i in hits}
+        if len(folds) == 1:
+            j = folds.pop()
+            return [self.fold_models[j]], f"fold_{j}"
+        excluded = tuple(sorted(set(hits)))
+        if excluded not in self._models:
+            self.n_on_demand += 1
+        return [self._model(excluded)], "on_demand"
+
+    def proba(self, texts: Sequence[str], embeddings: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Rows over `self.classes` for each text, and the model choice per text."""
+        out = np.zeros((len(texts), len(self.classes)))
+        how: list[str] = []
+        for r, t in enumerate(texts):
+            models, why = self.model_for(t)
+            acc = np.zeros(len(self.classes))
+            for m in models:
+                p = m.predict_proba([t], embeddings[r : r + 1])[0]
+                for c, v in zip(m.classes, p, strict=True):
+                    acc[self.classes.index(c)] += v
+            out[r] = acc / len(models)
+            how.append(why)
+        return out, how
+
+    def heldout(self, texts: Sequence[str], labels: Sequence[str], embeddings: np.ndarray) -> dict[str, Any]:
+        proba, how = self.proba(texts, embeddings)
+        idx = np.array([self.classes.index(y) if y in self.classes else -1 for y in labels])
+        ok = idx >= 0
+        acc = float(((proba.argmax(1) == idx) & ok).mean()) if len(labels) else None
+        return {"n": len(labels), "accuracy": acc, "how": dict(Counter(how))}
+
+
+def fit_cross_fitted(
+    data: Any,
+    encoder: Any,
+    config: StyleConfig,
+    *,
+    threshold: float,
+    k: int = N_FOLDS,
+    batch_size: int = 32,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+) -> CrossFitStyle:
+    """The cross-fitted style models of a built dataset, with their held-out accuracy in `.report`."""
+    texts, labels = training_corpus(data)
+    if not texts:
+        raise ModelUnavailable("the dataset has no train dialogues to fit the style classifier on")
+    enc_info = {"id": encoder.model_id, "revision": encoder.revision, "dim": encoder.dim}
+    cf = CrossFitStyle(
+        texts,
+        labels,
+        np.asarray(encoder.encode(texts, batch_size)),
+        enc_info,
+        config,
+        threshold=threshold,
+        k=k,
+        seed=seed,
+        cache_dir=cache_dir,
+        manifest=data.manifest_sha256,
+    )
+    h_texts, h_labels = heldout_corpus(data)
+    if h_texts:
+        cf.report = cf.heldout(h_texts, h_labels, np.asarray(encoder.encode(h_texts, batch_size)))
+    return cf
+
 # --------------------------------------------------------------------------- the family
 
 
@@ -491,14 +681,24 @@ class StyleFamily(MetricFamily):
     name = "style"
     tasks = ("dialogue", "roleplay", "memorization", "personality")
 
-    def __init__(self, config: StyleConfig | None = None) -> None:
+    def __init__(
+        self, config: StyleConfig | None = None, cross_fit: bool = True, n_folds: int = N_FOLDS,
+        copy_threshold: float | None = None,
+    ) -> None:
+        from rolescape.metrics.text.copy import TEXT_COPY_THRESHOLD
+
         self.config = config or StyleConfig()
         self.encoder: Any = None
         self.model: StyleClassifier | None = None
         self.report: dict[str, Any] = {}
+        self.cross_fit, self.n_folds = cross_fit, n_folds
+        self.copy_threshold = TEXT_COPY_THRESHOLD if copy_threshold is None else copy_threshold
+        self.cf: CrossFitStyle | None = None
 
     def metric_names(self, task: str) -> list[str]:
-        return ["style_acc", "style_p"] if task in self.tasks else []
+        if task not in self.tasks:
+            return []
+        return ["style_acc", "style_p"] + (["style_acc_cf", "style_p_cf"] if self.cross_fit else [])
 
     def prepare(self, ctx: ScoreContext, tasks: Sequence[str]) -> None:
         from rolescape.metrics.text.encoders import cache_root, encoder_for
@@ -533,26 +733,56 @@ class StyleFamily(MetricFamily):
             ),
             source=f"local:{folder}" if folder is not None else "fitted:in-memory",
         )
+        if self.cross_fit:
+            self.cf = fit_cross_fitted(
+                ctx.data, self.encoder, self.config, threshold=self.copy_threshold, k=self.n_folds,
+                batch_size=ctx.batch_size, seed=ctx.seed, cache_dir=cache_root(ctx),
+            )
+            cf_acc = self.cf.report.get("accuracy")
+            self.report["heldout_accuracy_cf"] = cf_acc
+            ctx.models["style_cf"] = ModelInfo(
+                name="style_cf",
+                id=f"rolescape/{CF_VERSION}-logreg",
+                revision=hash_obj([self.cf._key(()), self.n_folds, self.copy_threshold])[:20],
+                dtype="float64",
+                preprocessing=(
+                    f"{self.n_folds} fold models of the style classifier (folds per character, train texts "
+                    f"overlapping > {self.copy_threshold} ROUGE-L F kept in one fold); a response is scored by "
+                    f"the model that never saw the train texts it overlaps; held-out accuracy "
+                    f"{'n/a' if cf_acc is None else f'{cf_acc:.3f}'} on the dialogue-test GT responses"
+                ),
+                source="fitted:cached" if cache_root(ctx) is not None else "fitted:in-memory",
+            )
 
     def score(self, batch: ItemBatch, ctx: ScoreContext) -> list[Scores]:
         assert self.model is not None and self.encoder is not None, "prepare() first"
-        out: list[Scores] = [{"style_acc": None, "style_p": None} for _ in batch.items]
+        names = self.metric_names(batch.task)
+        out: list[Scores] = [dict.fromkeys(names) for _ in batch.items]
         idx, texts = [], []
         for i, (item, pred) in enumerate(zip(batch.items, batch.predictions, strict=True)):
             if pred.text is None or str(item.get("character")) not in self.model.classes:
                 continue
             if not pred.text.strip():
-                out[i] = {"style_acc": 0.0, "style_p": 0.0}
+                out[i] = dict.fromkeys(names, 0.0)
                 continue
             idx.append(i)
             texts.append(pred.text)
         if idx:
-            proba = self.model.predict_proba(texts, self.encoder.encode(texts, ctx.batch_size))
+            embs = self.encoder.encode(texts, ctx.batch_size)
+            proba = self.model.predict_proba(texts, embs)
             for row, i in zip(proba, idx, strict=True):
                 own = self.model.classes.index(str(batch.items[i]["character"]))
-                out[i] = {"style_acc": float(int(row.argmax()) == own), "style_p": float(row[own])}
+                out[i].update({"style_acc": float(int(row.argmax()) == own), "style_p": float(row[own])})
+            if self.cf is not None:
+                cf_proba, how = self.cf.proba(texts, np.asarray(embs))
+                for row, i, h in zip(cf_proba, idx, how, strict=True):
+                    own = self.cf.classes.index(str(batch.items[i]["character"]))
+                    out[i].update({"style_acc_cf": float(int(row.argmax()) == own), "style_p_cf": float(row[own])})
+                    batch.info[i]["style_cf_model"] = h
         return out
 
     def version(self) -> str:
         enc = self.encoder.key() if self.encoder is not None else "no-encoder"
-        return f"{VERSION}|{enc}|{hash_obj(self.config.to_json())[:12]}"
+        cf = f"|cf={self.n_folds},{self.copy_threshold}" if self.cross_fit else ""
+        return f"{VERSION}|{enc}|{hash_obj(self.config.to_json())[:12]}{cf}"
+
