@@ -86,9 +86,11 @@ class TrainableAdapter(Protocol):
     name: str  # registry name of the adapter ("janus", "toy", ...)
     model_id: str  # what was loaded (hub id, folder, or "tiny")
 
-    @property
     def module(self) -> Any:
-        """The torch module that is optimised (wrapped by accelerate / peft)."""
+        """The torch module that is optimised (the `ModelAdapter.module()` hook of rolescape.models)."""
+
+    def set_module(self, module: Any) -> None:
+        """Replace the module by its wrapped form (peft / accelerate); later calls go through it."""
 
     def sft_losses(self, batch: Sequence[SFTExample], drop_prompt: Sequence[bool]) -> dict[str, Any]:
         """Per-modality CE, each averaged over that modality's tokens in the batch.

@@ -195,6 +195,11 @@ class ToyAdapter(TokenUnifiedAdapter):
         m.load_state_dict(load_file(str(p / "model.safetensors")))
         return cls(m, str(p))
 
+    @classmethod
+    def for_training(cls, cfg: Any, seed: int) -> ToyAdapter:
+        """Build from a trainer `ModelConfig` (`tiny`, or a folder written by `save`)."""
+        return cls.load(cfg.model, seed=seed)
+
     def lora_targets(self) -> str:
         return r".*blocks\.\d+\.(q|k|v|o)_proj"
 
@@ -209,7 +214,7 @@ class ToyAdapter(TokenUnifiedAdapter):
 
         m = self.backbone._m()  # type: ignore[attr-defined]
         path.mkdir(parents=True, exist_ok=True)
-        mod = self.module
+        mod = self.module()
         mod = getattr(mod, "module", mod)
         if hasattr(mod, "merge_and_unload"):  # write merged weights without touching the live model
             state = {k: v for k, v in _merged_state(mod).items()}
@@ -225,3 +230,4 @@ def _merged_state(peft_model: Any) -> dict[str, torch.Tensor]:
 
     merged = copy.deepcopy(peft_model).merge_and_unload()
     return {k: v.detach().contiguous().cpu() for k, v in merged.state_dict().items()}
+

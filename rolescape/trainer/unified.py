@@ -84,20 +84,19 @@ class TokenUnifiedAdapter:
         self.peft_applied = False
 
     # -- protocol plumbing --------------------------------------------------------------------------------
-    @property
     def module(self) -> torch.nn.Module:
         return self.backbone.module
 
-    @module.setter
-    def module(self, m: torch.nn.Module) -> None:  # peft / accelerate wrap it
+    def set_module(self, m: torch.nn.Module) -> None:
+        """Swap in the wrapped module (peft / accelerate); the backbone then runs through it."""
         self.backbone.module = m
 
     @property
     def device(self) -> torch.device:
-        return next(self.module.parameters()).device
+        return next(self.module().parameters()).device
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
-        return [p for p in self.module.parameters() if p.requires_grad]
+        return [p for p in self.module().parameters() if p.requires_grad]
 
     def lora_targets(self) -> str:
         return r".*\.(q|k|v|o)_proj"
@@ -107,7 +106,7 @@ class TokenUnifiedAdapter:
         return []
 
     def reference(self) -> contextlib.AbstractContextManager[None]:
-        m = self.module
+        m = self.module()
         inner = getattr(m, "module", m)  # DDP wrapper
         if hasattr(inner, "disable_adapter"):
             return inner.disable_adapter()  # type: ignore[no-any-return]

@@ -14,7 +14,7 @@ from rolescape.trainer.toy import ToyAdapter
 @pytest.fixture(scope="module")
 def toy() -> ToyAdapter:
     a = ToyAdapter.load("tiny", seed=3, d=32)
-    a.module.eval()
+    a.module().eval()
     return a
 
 
