@@ -80,10 +80,10 @@ def group_loss(adapter: Any, g: _Group, cfg: GRPOConfig, num_items: dict[str, fl
         tl = per_token_loss(cur, old, g.advantages, ref_lp, cfg.beta, cfg.epsilon_low, cfg.epsilon_high)
         max_len = cfg.max_text_tokens if mod == "text" else cur.shape[1]
         loss = loss + weight * aggregate(tl.loss, mask, cfg.loss_type, max_len=max_len, num_items=num_items.get(mod))
-        m = mask.float()
+        m = mask.float().detach()
         n = float(m.sum().clamp(min=1))
         ent = lp.entropy_text if mod == "text" else lp.entropy_image
-        stats[f"{mod}/kl"] = float((tl.kl * m).sum()) / n
+        stats[f"{mod}/kl"] = float((tl.kl.detach() * m).sum()) / n
         stats[f"{mod}/clip_frac"] = float((tl.clipped.float() * m).sum()) / n
         stats[f"{mod}/entropy"] = float((ent.detach() * m).sum()) / n
         stats[f"{mod}/ratio"] = float((tl.ratio.detach() * m).sum()) / n
