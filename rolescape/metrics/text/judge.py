@@ -53,7 +53,7 @@ from typing import Any
 
 from rolescape.chat_client import ChatClient, ChatFailure, ClientConfig, chat_url, public_url
 from rolescape.chat_client import parse_retry_after as parse_retry_after  # re-exported
-from rolescape.errors import ModelUnavailable
+from rolescape.errors import ModelUnavailable, RolescapeError
 from rolescape.io import dumps_canonical, hash_obj
 from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
 from rolescape.schemas.results import ModelInfo
@@ -280,6 +280,10 @@ def parse_score(reply: str | None) -> int | None:
 
 class JudgeFailure(Exception):
     """A rubric request that produced no score (after retries); the message is already redacted."""
+
+
+class JudgeError(RolescapeError):
+    """The judge failed on every request (a bad key, a wrong URL, a dead server): the run stops."""
 
 
 @dataclass
@@ -516,6 +520,7 @@ class JudgeFamily(MetricFamily):
             dict.fromkeys([*(f"judge_{r}" for r in rubrics), FAILURES_METRIC]) for _ in batch.items
         ]
         jobs: dict[cf.Future[tuple[int | None, str | None]], tuple[int, str]] = {}
+        first_error: str | None = None
         with cf.ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="judge") as pool:
             for i, (item, pred) in enumerate(zip(batch.items, batch.predictions, strict=True)):
                 if pred.text is None:
@@ -536,12 +541,26 @@ class JudgeFamily(MetricFamily):
                 out[i][FAILURES_METRIC] = (out[i][FAILURES_METRIC] or 0.0) + 1.0
                 self.stats["failures"][f"judge_{r}"] = self.stats["failures"].get(f"judge_{r}", 0) + 1
                 item_id = str(batch.items[i].get("id"))
+                first_error = first_error or f"{item_id} {r}: {error}"
                 log.warning("judge: %s %s failed: %s", item_id, r, error)
                 info = getattr(batch, "info", None)
                 if info is not None and i < len(info):
                     info[i][f"judge_{r}_error"] = error
         self.stats["requests"] = self.client.requests_sent
+        self._fail_if_dead(first_error)
         return out
+
+    def _fail_if_dead(self, first_error: str | None) -> None:
+        """Stop the run when the judge cannot work at all, instead of writing all-n/a judge metrics."""
+        assert self.client is not None and self.config is not None
+        where = public_url(self.config.url)
+        if self.client.fatal:
+            raise JudgeError(f"LLM judge at {where} refused the requests: {self.client.fatal}")
+        failed = sum(self.stats["failures"].values())
+        if failed and not self.stats["scored"] and not self.stats["cache_hits"]:
+            raise JudgeError(
+                f"LLM judge at {where} failed on every request so far ({failed}): {first_error}"
+            )
 
     def version(self) -> str:
         model = self.config.model if self.config is not None else "?"
