@@ -40,13 +40,16 @@ def register(app: typer.Typer) -> None:
         adapter_option: list[str] = typer.Option(
             None, "--adapter-option", help="KEY=VALUE passed to the adapter (repeatable)."
         ),
+        per_character: list[str] = typer.Option(
+            None, "--per-character", help="TASK=N: only the first N items of each character (a partial run)."
+        ),
         overwrite: bool = typer.Option(False, "--overwrite", help="Start again if --out holds another run."),
     ) -> None:
         """Generate predictions with a model; resumable, appends as it goes, records generation.json."""
         from rich.console import Console
 
         from rolescape.models.base import Sampling
-        from rolescape.models.generate import GenerateSpec, parse_shard, run_generate
+        from rolescape.models.generate import GenerateSpec, parse_per_character, parse_shard, run_generate
 
         spec = GenerateSpec(
             adapter=adapter,
@@ -67,6 +70,7 @@ def register(app: typer.Typer) -> None:
             shard=parse_shard(shard),
             options=tuple(adapter_option or ()),
             overwrite=overwrite,
+            per_character=parse_per_character(per_character),
         )
         con = Console(stderr=True, highlight=False, soft_wrap=True)
         with _generate_progress(con) as progress:

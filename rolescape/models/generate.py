@@ -91,6 +91,21 @@ class GenerateSpec:
     shard: tuple[int, int] = (0, 1)
     options: tuple[str, ...] = ()
     overwrite: bool = False
+    per_character: tuple[tuple[str, int], ...] = ()  # (task, n): only the first n items per character
+
+
+def parse_per_character(values: Iterable[str] | None) -> tuple[tuple[str, int], ...]:
+    """`TASK=N` (repeatable or comma lists) -> ((task, n), ...) in protocol order."""
+    out: dict[str, int] = {}
+    for part in values or ():
+        for v in (x.strip() for x in part.split(",")):
+            if not v:
+                continue
+            task, sep, num = v.partition("=")
+            if not sep or task not in TASKS or not num.isdigit() or int(num) < 1:
+                raise InputError(f"--per-character {v!r}: expected TASK=N with a task name and N >= 1")
+            out[task] = int(num)
+    return tuple((t, out[t]) for t in TASKS if t in out)
 
 
 @dataclass
@@ -145,13 +160,14 @@ def _settings(
     return {
         "adapter": spec.adapter,
         "model": spec.model,
-        "options": prov.options,
+        "options": {k: v for k, v in prov.options.items() if k not in adapter.transport_options},
         "prompt_style": spec.prompt_style,
         "sampling": spec.sampling.as_dict(),
         "tasks": tasks,
         "batch_size": max(1, int(adapter.batch_size)),
         "data_manifest_sha256": ds.manifest_sha256,
         "generation_version": GENERATION_VERSION,
+        "per_character": {t: k for t, k in spec.per_character if t in tasks},
     }
 
 
@@ -210,10 +226,28 @@ class _Writer:
             os.fsync(f.fileno())
 
 
-def _batches(ds: BuiltDataset, tasks: list[str], size: int) -> list[tuple[str, list[dict[str, Any]]]]:
+def _task_items(ds: BuiltDataset, task: str, per_character: dict[str, int]) -> list[dict[str, Any]]:
+    """The task's items in dataset order; with a per-character limit, the first n of each character."""
+    items = ds.task_items(task)
+    n = per_character.get(task)
+    if n is None:
+        return items
+    seen: dict[str, int] = {}
+    kept = []
+    for it in items:
+        c = str(it["character"])
+        if seen.get(c, 0) < n:
+            kept.append(it)
+            seen[c] = seen.get(c, 0) + 1
+    return kept
+
+
+def _batches(
+    ds: BuiltDataset, tasks: list[str], size: int, per_character: dict[str, int]
+) -> list[tuple[str, list[dict[str, Any]]]]:
     out: list[tuple[str, list[dict[str, Any]]]] = []
     for task in tasks:
-        items = ds.task_items(task)
+        items = _task_items(ds, task, per_character)
         for k in range(0, len(items), size):
             out.append((task, items[k : k + size]))
     return out
@@ -422,7 +456,8 @@ def _run(
     chars = {str(c["id"]): c for c in ds.characters()}
     i, n = spec.shard
     size = settings["batch_size"]
-    mine = [b for g, b in enumerate(_batches(ds, tasks, size)) if g % n == i]
+    per_char = dict(spec.per_character)
+    mine = [b for g, b in enumerate(_batches(ds, tasks, size, per_char)) if g % n == i]
     total = {t: 0 for t in tasks}
     for t, items in mine:
         total[t] += len(items)
@@ -621,4 +656,27 @@ def _canonical_order(first_dir: Path, rec: dict[str, Any], data: str | Path | No
     ds = BuiltDataset(data_path)
     if ds.manifest_sha256 != rec.get("settings", {}).get("data_manifest_sha256"):
         raise InputError("the built dataset at the recorded path changed since the run", path=data_path)
-    return [it["id"] for t in tasks for it in ds.task_items(t)]
+    per_char = {str(k): int(v) for k, v in rec.get("settings", {}).get("per_character", {}).items()}
+    return [it["id"] for t in tasks for it in _task_items(ds, t, per_char)]
+
+
+def generation_record_for(predictions: str | Path) -> dict[str, Any] | None:
+    """The generation.json beside a predictions file (its provenance for results.json), or None.
+
+    The data path is dropped (it is machine-specific); an unreadable record is named, not ignored.
+    """
+    import json
+
+    gpath = Path(predictions).parent / GENERATION
+    if not gpath.is_file():
+        return None
+    try:
+        rec = json.loads(gpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"unreadable generation record: {e}", path=gpath) from None
+    if not isinstance(rec, dict):
+        raise InputError("generation record is not a JSON object", path=gpath)
+    rec = dict(rec)
+    if isinstance(rec.get("data"), dict):
+        rec["data"] = {k: v for k, v in rec["data"].items() if k != "path"}
+    return rec

@@ -130,6 +130,9 @@ class OpenAIAdapter(ModelAdapter):
     """Text and MCQ (optionally images in) over an OpenAI-compatible endpoint, requests in parallel."""
 
     name = "openai"
+    transport_options = frozenset(
+        {"base_url", "key_env", "concurrency", "timeout", "max_retries", "backoff", "cache_dir"}
+    )
 
     def __init__(
         self,
@@ -194,7 +197,7 @@ class OpenAIAdapter(ModelAdapter):
             mcq=mcq,
             vision=options.get_bool("vision", False),
             cache=ReplyCache(folder),
-            options=options.as_dict(),
+            options={k: (public_url(v) if k == "base_url" else v) for k, v in options.as_dict().items()},
         )
 
     # ------------------------------------------------------------------------------ requests
@@ -274,8 +277,9 @@ class OpenAIAdapter(ModelAdapter):
         return out
 
     def provenance(self) -> ModelProvenance:
+        from importlib.metadata import version
+
         import httpx2
-        import tenacity
 
         extra: dict[str, Any] = {"base_url": public_url(self.client.config.url), "mcq": self.mcq}
         if self.server_model:
@@ -288,7 +292,7 @@ class OpenAIAdapter(ModelAdapter):
             dtype="api",
             device="remote",
             options={k: v for k, v in self.options.items() if k != "cache_dir"},
-            versions={"httpx2": httpx2.__version__, "tenacity": getattr(tenacity, "__version__", "?")},
+            versions={"httpx2": httpx2.__version__, "tenacity": version("tenacity")},
             extra=extra,
         )
 
