@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "rolescape.commands.score",      # score, validate-predictions, shuffle-options
     "rolescape.commands.baseline",   # baseline
     "rolescape.commands.leaderboard",  # leaderboard, push-results
+    "rolescape.commands.generate",  # generate, merge-predictions
     "rolescape.commands.train",      # train sft, train grpo
 )
 

@@ -654,9 +654,17 @@ def score(
             tasks=task_results,
             skipped=skipped,
             problems=list(report.problems),
+            generation=_generation_record(pred_path),
         )
         write_json_atomic(run_dir / RESULTS_FILE, results.model_dump(mode="json"))
     return results
+
+
+def _generation_record(pred_path: Path) -> dict[str, Any] | None:
+    """generation.json beside the predictions (written by `rolescape generate`), for the provenance."""
+    from rolescape.models.generate import generation_record_for
+
+    return generation_record_for(pred_path)
 
 
 def _run(

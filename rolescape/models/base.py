@@ -319,6 +319,9 @@ class ModelAdapter:
     name: ClassVar[str] = "adapter"
     capabilities: Capabilities = Capabilities()
     batch_size: int = 1  # how many requests generate hands over at once
+    # Options that cannot change an answer (endpoint address, concurrency, timeouts, cache folder):
+    # recorded in provenance, but a resumed run may change them.
+    transport_options: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def from_options(cls, model: str, options: AdapterOptions) -> ModelAdapter:

@@ -5,6 +5,8 @@ Per-item scores live beside it in `items.jsonl` (one `ItemScore` per line, appen
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 RESULTS_SCHEMA_VERSION = "1"
@@ -102,3 +104,6 @@ class Results(_Open):
     items_file: str = "items.jsonl"
     problems: list[str] = Field(default_factory=list,
                                 description="invalid prediction lines left out under --allow-partial")
+    generation: dict[str, Any] | None = Field(
+        None, description="generation.json of the `rolescape generate` run that wrote the predictions"
+    )
