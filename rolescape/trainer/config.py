@@ -51,6 +51,7 @@ class DataConfig(_Strict):
 
 
 class OptimConfig(_Strict):
+    name: Literal["adamw", "sgd"] = "adamw"
     lr: float = Field(1e-5, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float | None = 1.0

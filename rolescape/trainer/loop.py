@@ -254,6 +254,8 @@ def optimizer_for(adapter: Any, cfg: SFTConfig | GRPOConfig) -> torch.optim.Opti
     params = adapter.trainable_parameters()
     if not params:
         raise InputError("the model has no trainable parameters (check lora.target_modules)")
+    if cfg.optim.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     return torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay, betas=cfg.optim.betas)
 
 
