@@ -30,7 +30,6 @@ def main() -> None:
     ap.add_argument("--seq-text", type=int, default=64)
     ap.add_argument("--out", default="bench/results/train_memory.json")
     a = ap.parse_args()
-    from PIL import Image
     from transformers import JanusForConditionalGeneration
 
     from rolescape.models.janus import JanusAdapter
@@ -61,7 +60,9 @@ def main() -> None:
     opt.step()
     step_s = time.perf_counter() - t1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
-    est = estimate(cfg, stage="sft", dtype="float32", lora_r=a.lora or None, batch=1, seq=a.seq_text + 1 + 576)
+    est = estimate(
+        cfg, stage="sft", dtype="float32", lora_r=a.lora or None, batch=1, seq=a.seq_text + 1 + 576
+    )
     measured = peak - base
     rec = {
         "check": {
@@ -86,8 +87,12 @@ def main() -> None:
             "sft_lora8_bf16": estimate(c, stage="sft", lora_r=8).as_dict(),
             "sft_full_bf16_zero3_x8": estimate(c, stage="sft", shards=8).as_dict(),
             "grpo_G8_cfg_lora8_bf16": estimate(c, stage="grpo", lora_r=8).as_dict(),
-            "grpo_G8_cfg_lora8_bf16_ckpt": estimate(c, stage="grpo", lora_r=8, gradient_checkpointing=True).as_dict(),
-            "grpo_G8_cfg_full_bf16_zero3_x8_ckpt": estimate(c, stage="grpo", shards=8, gradient_checkpointing=True).as_dict(),
+            "grpo_G8_cfg_lora8_bf16_ckpt": estimate(
+                c, stage="grpo", lora_r=8, gradient_checkpointing=True
+            ).as_dict(),
+            "grpo_G8_cfg_full_bf16_zero3_x8_ckpt": estimate(
+                c, stage="grpo", shards=8, gradient_checkpointing=True
+            ).as_dict(),
         }
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(rec, indent=1, sort_keys=True) + "\n")

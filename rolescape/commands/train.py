@@ -8,7 +8,9 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    train = typer.Typer(help="Train a character into a unified model: Unified-SFT, then Character-GRPO.", no_args_is_help=True)
+    train = typer.Typer(
+        help="Train a character into a unified model: Unified-SFT, then Character-GRPO.", no_args_is_help=True
+    )
 
     def _run(stage: str, config: Path, resume: bool) -> None:
         from rich.console import Console
@@ -31,7 +33,9 @@ def register(app: typer.Typer) -> None:
                 res = res2  # type: ignore[assignment]
                 last = f"last mean reward {res2.rewards[-1]:.4f}" if res2.rewards else "nothing left to do"
         start = f" (resumed from step {res.resumed_from})" if res.resumed_from is not None else ""
-        con.print(f"[bold]{stage}[/]: {res.steps} steps{start}, {last}; model -> {res.final}; log -> {Path(res.out) / 'log.jsonl'}")
+        con.print(
+            f"[bold]{stage}[/]: {res.steps} steps{start}, {last}; model -> {res.final}; log -> {Path(res.out) / 'log.jsonl'}"
+        )
 
     @train.command("sft")
     def sft(

@@ -51,17 +51,39 @@ def tiny_janus_config(image_tokens: int = 16) -> Any:
     side = math.isqrt(image_tokens)
     return JanusConfig(
         text_config=dict(
-            model_type="llama", vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512, pad_token_id=0,
-            bos_token_id=1, eos_token_id=2,
+            model_type="llama",
+            vocab_size=128,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            max_position_embeddings=512,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=2,
         ),
         vision_config=dict(
-            image_size=8 * side, patch_size=8, num_image_tokens=image_tokens, hidden_size=32, projection_dim=32,
-            num_hidden_layers=1, num_attention_heads=4, mlp_ratio=2.0, depth=1,
+            image_size=8 * side,
+            patch_size=8,
+            num_image_tokens=image_tokens,
+            hidden_size=32,
+            projection_dim=32,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            mlp_ratio=2.0,
+            depth=1,
         ),
         vq_config=dict(
-            embed_dim=8, num_embeddings=64, latent_channels=8, base_channels=32, channel_multiplier=[1, 1, 1],
-            num_res_blocks=1, projection_dim=32, image_token_embed_dim=32, num_patches=side,
+            embed_dim=8,
+            num_embeddings=64,
+            latent_channels=8,
+            base_channels=32,
+            channel_multiplier=[1, 1, 1],
+            num_res_blocks=1,
+            projection_dim=32,
+            image_token_embed_dim=32,
+            num_patches=side,
         ),
         image_token_id=3,
     )
@@ -125,7 +147,10 @@ class JanusBackbone:
 
     def embed_image_codes(self, codes: torch.Tensor) -> torch.Tensor:
         hf = self.hf
-        fn = getattr(hf, "prepare_embeddings_for_image_generation", None) or hf.model.prepare_embeddings_for_image_generation
+        fn = (
+            getattr(hf, "prepare_embeddings_for_image_generation", None)
+            or hf.model.prepare_embeddings_for_image_generation
+        )
         return fn(codes)  # type: ignore[no-any-return]
 
     def embed_input_image(self, image: Any) -> torch.Tensor:
@@ -141,7 +166,9 @@ class JanusBackbone:
         if self._cache_kw is None:  # transformers 5.2x renamed past_key_values -> cache
             import inspect
 
-            self._cache_kw = "cache" if "cache" in inspect.signature(lm.forward).parameters else "past_key_values"
+            self._cache_kw = (
+                "cache" if "cache" in inspect.signature(lm.forward).parameters else "past_key_values"
+            )
         out = lm(inputs_embeds=embeds, use_cache=True, **{self._cache_kw: past})
         new = getattr(out, "cache", None) if self._cache_kw == "cache" else out.past_key_values
         return out.last_hidden_state, new
@@ -263,16 +290,18 @@ class JanusAdapter(TokenUnifiedAdapter, ModelAdapter):
         import copy
 
         path.mkdir(parents=True, exist_ok=True)
-        m = self.module()
+        m: Any = self.module()
         m = getattr(m, "module", m)
         if hasattr(m, "merge_and_unload"):
             m = copy.deepcopy(m).merge_and_unload()
         m.save_pretrained(str(path))
-        tok = self.backbone.tokenizer
+        tok: Any = self.backbone.tokenizer
         if isinstance(tok, _HFTokenizer):
             tok.tok.save_pretrained(str(path))
         else:
-            (path / TOKENIZER_FILE).write_text(json.dumps({"kind": "byte", "vocab_size": tok.vocab_size}, sort_keys=True))  # type: ignore[attr-defined]
+            (path / TOKENIZER_FILE).write_text(
+                json.dumps({"kind": "byte", "vocab_size": tok.vocab_size}, sort_keys=True)
+            )  # type: ignore[attr-defined]
 
     # -- generation protocol --------------------------------------------------------------------------
     def _gen(self, seed: int) -> torch.Generator:
@@ -320,5 +349,9 @@ class JanusAdapter(TokenUnifiedAdapter, ModelAdapter):
             dtype=self.dtype,
             device=str(self.device),
             versions=versions(),
-            extra={"fingerprint": self.fingerprint(), "guidance": self.guidance, "image_temperature": self.image_temperature},
+            extra={
+                "fingerprint": self.fingerprint(),
+                "guidance": self.guidance,
+                "image_temperature": self.image_temperature,
+            },
         )

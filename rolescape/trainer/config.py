@@ -1,9 +1,9 @@
 """Typed trainer configs (pydantic v2), read from YAML. Every value is recorded in each checkpoint.
 
-    stage: sft                     # or grpo
-    model: {adapter: janus, model: tiny}
-    data: {path: built/, character: keeper-nine}
-    out: runs/keeper-sft
+stage: sft                     # or grpo
+model: {adapter: janus, model: tiny}
+data: {path: built/, character: keeper-nine}
+out: runs/keeper-sft
 """
 
 from __future__ import annotations
@@ -79,10 +79,10 @@ class RewardConfig(_Strict):
 
 
 class _Common(_Strict):
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    lora: LoraConfig = Field(default_factory=LoraConfig)
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig())
+    lora: LoraConfig = Field(default_factory=lambda: LoraConfig())
     data: DataConfig
-    optim: OptimConfig = Field(default_factory=OptimConfig)
+    optim: OptimConfig = Field(default_factory=lambda: OptimConfig())
     out: Path
     seed: int = 0
     steps: int = Field(100, ge=1)
@@ -114,7 +114,7 @@ class GRPOConfig(_Common):
     guidance: float = Field(1.0, ge=1.0)
     cfg_mode: Literal["consistent", "conditional"] = "consistent"
     max_text_tokens: int = Field(32, ge=1)
-    reward: RewardConfig = Field(default_factory=RewardConfig)
+    reward: RewardConfig = Field(default_factory=lambda: RewardConfig())
     eval_every: int = Field(0, ge=0)  # held-out metrics of the character every N steps (0: never)
     eval_items: int = Field(4, ge=1)
     eval_metrics: list[str] = Field(default_factory=lambda: ["style_acc", "persona_sim"])

@@ -88,19 +88,31 @@ def sft_examples(cfg: DataConfig, seed: int = 0) -> list[SFTExample]:
             raw = images[s["image_key"]]["bytes"]
             for j, qa in enumerate(s.get("qa_pairs") or []):
                 p3 = Prompt((Message("user", IMAGE_TOKEN + str(qa["question"]), (raw,)),), style)
-                out.append(SFTExample(prompt_parts(p3), text=str(qa["answer"]), kind="visual_qa", id=f"{sid}/qa{j}"))
+                out.append(
+                    SFTExample(prompt_parts(p3), text=str(qa["answer"]), kind="visual_qa", id=f"{sid}/qa{j}")
+                )
     if "dialogue" in cfg.kinds:
         for d in (r for r in data.read("dialogues", "train") if r["character"] == slug):
             p = render_dialogue({**base, "user_text": d["user_text"]}, char, style)
-            out.append(SFTExample(prompt_parts(p), text=d["response"], kind="dialogue", id=f"{slug}/dialogue/{d['index']}"))
+            out.append(
+                SFTExample(
+                    prompt_parts(p), text=d["response"], kind="dialogue", id=f"{slug}/dialogue/{d['index']}"
+                )
+            )
     if "knowledge_qa" in cfg.kinds:
         for q in (r for r in data.read("knowledge_qa", "train") if r["character"] == slug):
             if q.get("duplicate_of"):
                 continue
             p = Prompt((Message("user", str(q["question"])),), style)
-            out.append(SFTExample(prompt_parts(p), text=str(q["answer"]), kind="knowledge_qa", id=f"{slug}/kqa/{q['id']}"))
+            out.append(
+                SFTExample(
+                    prompt_parts(p), text=str(q["answer"]), kind="knowledge_qa", id=f"{slug}/kqa/{q['id']}"
+                )
+            )
     if not out:
-        raise InputError(f"data: character {slug!r} has no train examples of kinds {cfg.kinds}", path=cfg.path)
+        raise InputError(
+            f"data: character {slug!r} has no train examples of kinds {cfg.kinds}", path=cfg.path
+        )
     return _limit(out, cfg.limit, seed)
 
 
@@ -131,7 +143,12 @@ def grpo_prompts(cfg: DataConfig, seed: int = 0) -> tuple[list[GRPOPrompt], dict
                     f"{slug}/t2i/{g['scene_id']}",
                     "t2i",
                     [str(g["text"])],
-                    {"prompt": str(g["text"]), "character": slug, "vqa_questions": g.get("vqa_questions"), "name": name},
+                    {
+                        "prompt": str(g["text"]),
+                        "character": slug,
+                        "vqa_questions": g.get("vqa_questions"),
+                        "name": name,
+                    },
                 )
             )
     if "roleplay" in cfg.kinds:

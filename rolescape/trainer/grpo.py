@@ -61,7 +61,9 @@ def _completions(adapter: Any, ro: Rollouts) -> list[dict[str, Any]]:
     return comps
 
 
-def group_loss(adapter: Any, g: _Group, cfg: GRPOConfig, num_items: dict[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
+def group_loss(
+    adapter: Any, g: _Group, cfg: GRPOConfig, num_items: dict[str, float]
+) -> tuple[torch.Tensor, dict[str, float]]:
     """lambda_img * agg(image tokens) + lambda_txt * agg(text tokens) for one group, plus stats."""
     lp = adapter.logprobs(g.rollouts, cfg.cfg_mode)
     ref = None
@@ -79,7 +81,9 @@ def group_loss(adapter: Any, g: _Group, cfg: GRPOConfig, num_items: dict[str, fl
         ref_lp = None if ref is None else (ref.text if mod == "text" else ref.image)
         tl = per_token_loss(cur, old, g.advantages, ref_lp, cfg.beta, cfg.epsilon_low, cfg.epsilon_high)
         max_len = cfg.max_text_tokens if mod == "text" else cur.shape[1]
-        loss = loss + weight * aggregate(tl.loss, mask, cfg.loss_type, max_len=max_len, num_items=num_items.get(mod))
+        loss = loss + weight * aggregate(
+            tl.loss, mask, cfg.loss_type, max_len=max_len, num_items=num_items.get(mod)
+        )
         m = mask.float().detach()
         n = float(m.sum().clamp(min=1))
         ent = lp.entropy_text if mod == "text" else lp.entropy_image
@@ -134,13 +138,19 @@ def train_grpo(
         comp_vals: dict[str, list[float]] = {}
         raw_rewards: list[float] = []
         for micro in range(cfg.grad_accum):
-            idx = loop.positions(step, micro, rank, world, cfg.grad_accum, cfg.prompts_per_step, len(prompts), cfg.seed)
+            idx = loop.positions(
+                step, micro, rank, world, cfg.grad_accum, cfg.prompts_per_step, len(prompts), cfg.seed
+            )
             mg: list[_Group] = []
             for i in idx:
                 p = prompts[i]
-                gen = torch.Generator(device=adapter.device).manual_seed(loop.seeded(cfg.seed, "sample", step, p.id))
+                gen = torch.Generator(device=adapter.device).manual_seed(
+                    loop.seeded(cfg.seed, "sample", step, p.id)
+                )
                 with torch.no_grad():
-                    ro = runner(lambda p=p, gen=gen: adapter.sample(p.prompt, cfg.group_size, spec_for(p, cfg), gen))
+                    ro = runner(
+                        lambda p=p, gen=gen: adapter.sample(p.prompt, cfg.group_size, spec_for(p, cfg), gen)
+                    )
                 comps = reward(_completions(adapter, ro), p.fields)
                 r = combine_rewards(comps, reward.weights, zscore=cfg.reward.zscore)
                 raw_rewards += [float(x) for x in r if not math.isnan(float(x))]
@@ -168,7 +178,11 @@ def train_grpo(
         for mg in groups:
             with acc.accumulate(runner):
 
-                def micro_loss(mg: list[_Group] = mg) -> torch.Tensor:
+                def micro_loss(
+                    mg: list[_Group] = mg,
+                    stats: dict[str, list[float]] = stats,
+                    num_items: dict[str, float] = num_items,
+                ) -> torch.Tensor:
                     total = torch.zeros((), device=adapter.device)
                     for g in mg:
                         lo, st = group_loss(adapter, g, cfg, num_items)
@@ -189,7 +203,9 @@ def train_grpo(
         red = acc.reduce(torch.tensor([mean_r], device=acc.device), "mean")
         means.append(float(red[0]))
         rec: dict[str, Any] = {"reward": float(red[0]), "step_s": loop.now() - t0}
-        rec["rollouts_per_s"] = cfg.group_size * cfg.prompts_per_step * cfg.grad_accum / max(rec["step_s"], 1e-9)
+        rec["rollouts_per_s"] = (
+            cfg.group_size * cfg.prompts_per_step * cfg.grad_accum / max(rec["step_s"], 1e-9)
+        )
         for k, vs in sorted(comp_vals.items()):
             rec[f"reward/{k}"] = sum(vs) / len(vs) if vs else None
         for k, vs in sorted(stats.items()):
@@ -199,14 +215,26 @@ def train_grpo(
         if done % cfg.log_every == 0 or done == cfg.steps:
             log.write(done, rec)
         if main and (done % cfg.save_every == 0 or done == cfg.steps):
-            loop.save_checkpoint(cfg.out, done, adapter, opt, cfg, {"world_size": world, "versions": loop.versions()})
+            loop.save_checkpoint(
+                cfg.out, done, adapter, opt, cfg, {"world_size": world, "versions": loop.versions()}
+            )
             loop.prune_checkpoints(cfg.out)
         acc.wait_for_everyone()
         if progress:
             progress("grpo", done, cfg.steps)
     final = cfg.out / "final"
     if main:
-        loop.export_final(cfg.out, adapter, cfg, {"steps": cfg.steps, "mean_reward_last": means[-1] if means else None, "world_size": world, "versions": loop.versions()})
+        loop.export_final(
+            cfg.out,
+            adapter,
+            cfg,
+            {
+                "steps": cfg.steps,
+                "mean_reward_last": means[-1] if means else None,
+                "world_size": world,
+                "versions": loop.versions(),
+            },
+        )
     acc.wait_for_everyone()
     log.close()
     return GRPOResult(str(cfg.out), cfg.steps, resumed, str(final), means)

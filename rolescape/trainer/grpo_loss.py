@@ -32,9 +32,7 @@ def combine_rewards(
     total = torch.zeros(n, dtype=torch.float64)
     seen = torch.zeros(n, dtype=torch.bool)
     for k in names:
-        v = torch.tensor(
-            [math.nan if x is None else float(x) for x in components[k]], dtype=torch.float64
-        )
+        v = torch.tensor([math.nan if x is None else float(x) for x in components[k]], dtype=torch.float64)
         ok = ~torch.isnan(v)
         if zscore and int(ok.sum()) > 0:
             mu = v[ok].mean()

@@ -116,7 +116,11 @@ class RunLog:
         """Drop entries written after the checkpoint a run resumes from (they will be redone)."""
         if not self.enabled or not self.path.is_file():
             return
-        keep = [ln for ln in self.path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
+        keep = [
+            ln
+            for ln in self.path.read_text().splitlines()
+            if ln.strip() and json.loads(ln).get("step", 0) <= step
+        ]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(ln + "\n" for ln in keep))
         tmp.replace(self.path)
@@ -142,14 +146,18 @@ class RunLog:
 
 
 def _trainable_state(adapter: Any) -> dict[str, torch.Tensor]:
-    return {n: p.detach().cpu().contiguous() for n, p in adapter.module().named_parameters() if p.requires_grad}
+    return {
+        n: p.detach().cpu().contiguous() for n, p in adapter.module().named_parameters() if p.requires_grad
+    }
 
 
 def checkpoints(out: Path) -> list[Path]:
     root = out / "checkpoints"
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / STATE_FILE).is_file())
+    return sorted(
+        p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / STATE_FILE).is_file()
+    )
 
 
 def save_checkpoint(
@@ -213,7 +221,9 @@ def check_out(out: Path, resume: bool, cfg: SFTConfig | GRPOConfig) -> Path | No
         return None
     state = json.loads((ck[-1] / STATE_FILE).read_text())
     if state.get("stage") != cfg.stage:
-        raise InputError(f"checkpoint is of stage {state.get('stage')!r}, the config is {cfg.stage!r}", path=ck[-1])
+        raise InputError(
+            f"checkpoint is of stage {state.get('stage')!r}, the config is {cfg.stage!r}", path=ck[-1]
+        )
     return ck[-1]
 
 
@@ -230,7 +240,11 @@ def export_final(out: Path, adapter: Any, cfg: SFTConfig | GRPOConfig, summary: 
         shutil.rmtree(tmp)
     adapter.save(tmp)
     (tmp / "rolescape_train.json").write_text(
-        json.dumps({"config": config_dict(cfg), "fingerprint": adapter.fingerprint(), **summary}, sort_keys=True, indent=1)
+        json.dumps(
+            {"config": config_dict(cfg), "fingerprint": adapter.fingerprint(), **summary},
+            sort_keys=True,
+            indent=1,
+        )
     )
     if final.exists():
         shutil.rmtree(final)
@@ -256,10 +270,14 @@ def optimizer_for(adapter: Any, cfg: SFTConfig | GRPOConfig) -> torch.optim.Opti
         raise InputError("the model has no trainable parameters (check lora.target_modules)")
     if cfg.optim.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    return torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay, betas=cfg.optim.betas)
+    return torch.optim.AdamW(
+        params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay, betas=cfg.optim.betas
+    )
 
 
-def positions(step: int, micro: int, rank: int, world: int, grad_accum: int, per: int, n: int, seed: int) -> list[int]:
+def positions(
+    step: int, micro: int, rank: int, world: int, grad_accum: int, per: int, n: int, seed: int
+) -> list[int]:
     """Indices into a dataset of n for (step, micro-step, rank): one fixed permutation per epoch, so a
     run with P processes and accumulation A sees the same global batch as 1 process with P*A."""
     gb = world * grad_accum * per

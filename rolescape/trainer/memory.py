@@ -18,8 +18,18 @@ GiB = 1024**3
 # Shapes of the public Janus-Pro checkpoints (deepseek-community/Janus-Pro-1B / -7B config.json:
 # DeepSeek-LLM language model, SigLIP-L/16 at 384 px = 576 tokens, VQ-16 with 16384 codes).
 JANUS_PRO_SHAPES: dict[str, dict[str, Any]] = {
-    "Janus-Pro-1B": {"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 24, "num_attention_heads": 16},
-    "Janus-Pro-7B": {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 30, "num_attention_heads": 32},
+    "Janus-Pro-1B": {
+        "hidden_size": 2048,
+        "intermediate_size": 5632,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+    },
+    "Janus-Pro-7B": {
+        "hidden_size": 4096,
+        "intermediate_size": 11008,
+        "num_hidden_layers": 30,
+        "num_attention_heads": 32,
+    },
 }
 
 
@@ -33,16 +43,33 @@ def janus_pro_config(name: str = "Janus-Pro-1B", lm_layers: int | None = None) -
     h = s["hidden_size"]
     return JanusConfig(
         text_config=dict(
-            model_type="llama", vocab_size=102400, max_position_embeddings=16384, tie_word_embeddings=False, num_key_value_heads=s["num_attention_heads"],
+            model_type="llama",
+            vocab_size=102400,
+            max_position_embeddings=16384,
+            tie_word_embeddings=False,
+            num_key_value_heads=s["num_attention_heads"],
             **s,
         ),
         vision_config=dict(
-            image_size=384, patch_size=16, num_image_tokens=576, hidden_size=1024, intermediate_size=4096,
-            num_hidden_layers=24, num_attention_heads=16, projection_dim=h, depth=2,
+            image_size=384,
+            patch_size=16,
+            num_image_tokens=576,
+            hidden_size=1024,
+            intermediate_size=4096,
+            num_hidden_layers=24,
+            num_attention_heads=16,
+            projection_dim=h,
+            depth=2,
         ),
         vq_config=dict(
-            embed_dim=8, num_embeddings=16384, latent_channels=256, base_channels=128,
-            channel_multiplier=[1, 1, 2, 2, 4], num_res_blocks=2, projection_dim=h, image_token_embed_dim=2048,
+            embed_dim=8,
+            num_embeddings=16384,
+            latent_channels=256,
+            base_channels=128,
+            channel_multiplier=[1, 1, 2, 2, 4],
+            num_res_blocks=2,
+            projection_dim=h,
+            image_token_embed_dim=2048,
             num_patches=24,
         ),
         tie_word_embeddings=False,
@@ -142,6 +169,13 @@ def estimate(
         f"{seqs} sequences x {seq} tokens, {'sharded over ' + str(shards) if shards > 1 else 'unsharded'}"
     )
     return MemoryEstimate(
-        params=P, trainable=int(trainable), weights_gib=weights / GiB, grads_gib=grads / GiB, optimizer_gib=optim / GiB,
-        activations_gib=acts / GiB, rollouts_gib=rollouts / GiB, total_gib=total / GiB, notes=note,
+        params=P,
+        trainable=int(trainable),
+        weights_gib=weights / GiB,
+        grads_gib=grads / GiB,
+        optimizer_gib=optim / GiB,
+        activations_gib=acts / GiB,
+        rollouts_gib=rollouts / GiB,
+        total_gib=total / GiB,
+        notes=note,
     )

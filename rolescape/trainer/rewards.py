@@ -23,7 +23,14 @@ CMRP_PRESET = {
     "offline": {"effnet_i": 1.0, "persona_sim": 0.5, "style_acc": 0.5},
 }
 PRESETS = ("paper", "cmrp")
-IMAGE_TASK = {"paper_vqa": "t2i_vqa", "paper_clip_t": "t2i_vqa", "lpips_div": "t2i_vqa", "paper_dino_penalty": "t2i_vqa", "paper_reward": "t2i_vqa", "xmodal": "roleplay"}
+IMAGE_TASK = {
+    "paper_vqa": "t2i_vqa",
+    "paper_clip_t": "t2i_vqa",
+    "lpips_div": "t2i_vqa",
+    "paper_dino_penalty": "t2i_vqa",
+    "paper_reward": "t2i_vqa",
+    "xmodal": "roleplay",
+}
 TEXT_TASK = "dialogue"
 
 Completion = dict[str, Any]
@@ -51,7 +58,9 @@ def _code_share(code: int) -> ComponentFn:
         out: list[float | None] = []
         for c in comps:
             codes = c.get("image_codes")
-            out.append(None if codes is None or len(codes) == 0 else sum(int(x) == code for x in codes) / len(codes))
+            out.append(
+                None if codes is None or len(codes) == 0 else sum(int(x) == code for x in codes) / len(codes)
+            )
         return out
 
     return fn
@@ -110,5 +119,7 @@ class GroupReward:
             else:
                 self.fns[name] = _metric(name, cfg, data)
 
-    def __call__(self, comps: Sequence[Completion], fields: Mapping[str, Any]) -> dict[str, list[float | None]]:
+    def __call__(
+        self, comps: Sequence[Completion], fields: Mapping[str, Any]
+    ) -> dict[str, list[float | None]]:
         return {name: fn(comps, fields) for name, fn in self.fns.items()}

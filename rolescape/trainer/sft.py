@@ -23,7 +23,9 @@ class SFTResult:
     losses: list[float] = field(default_factory=list)
 
 
-def sft_loss(adapter: Any, batch: list[Any], drop: list[bool], cfg: SFTConfig) -> tuple[torch.Tensor, dict[str, float]]:
+def sft_loss(
+    adapter: Any, batch: list[Any], drop: list[bool], cfg: SFTConfig
+) -> tuple[torch.Tensor, dict[str, float]]:
     """lambda_t * CE_text + lambda_i * CE_image (modalities absent from the batch contribute 0)."""
     parts = adapter.sft_losses(batch, drop)
     dev = adapter.device
@@ -38,7 +40,9 @@ def sft_loss(adapter: Any, batch: list[Any], drop: list[bool], cfg: SFTConfig) -
     return loss, stats
 
 
-def train_sft(cfg: SFTConfig, resume: bool = False, progress: loop.Progress | None = None, adapter: Any = None) -> SFTResult:
+def train_sft(
+    cfg: SFTConfig, resume: bool = False, progress: loop.Progress | None = None, adapter: Any = None
+) -> SFTResult:
     """Run (or resume) SFT; checkpoints every `save_every` steps, `out/final` at the end."""
     examples = sft_examples(cfg.data, cfg.seed)
     adapter = adapter or loop.load_adapter(cfg.model, cfg.seed)
@@ -66,10 +70,13 @@ def train_sft(cfg: SFTConfig, resume: bool = False, progress: loop.Progress | No
         stats: dict[str, float] = {}
         total = 0.0
         for micro in range(cfg.grad_accum):
-            idx = loop.positions(step, micro, rank, world, cfg.grad_accum, cfg.batch_size, len(examples), cfg.seed)
+            idx = loop.positions(
+                step, micro, rank, world, cfg.grad_accum, cfg.batch_size, len(examples), cfg.seed
+            )
             batch = [examples[i] for i in idx]
             drop = [
-                random.Random(loop.seeded(cfg.seed, "drop", step, i)).random() < cfg.prompt_dropout for i in idx
+                random.Random(loop.seeded(cfg.seed, "drop", step, i)).random() < cfg.prompt_dropout
+                for i in idx
             ]
             with acc.accumulate(runner):
                 loss, st = runner(lambda b=batch, d=drop: sft_loss(adapter, b, d, cfg))
@@ -81,14 +88,26 @@ def train_sft(cfg: SFTConfig, resume: bool = False, progress: loop.Progress | No
             total += float(loss.detach()) / cfg.grad_accum
             for k, v in st.items():
                 stats[k] = stats.get(k, 0.0) + v / cfg.grad_accum
-        g = acc.reduce(torch.tensor([total, *[stats.get(k, float("nan")) for k in ("loss_text", "loss_image")]], device=acc.device), "mean")
+        g = acc.reduce(
+            torch.tensor(
+                [total, *[stats.get(k, float("nan")) for k in ("loss_text", "loss_image")]], device=acc.device
+            ),
+            "mean",
+        )
         losses.append(float(g[0]))
         done = step + 1
-        rec = {"loss": float(g[0]), "loss_text": float(g[1]), "loss_image": float(g[2]), "step_s": loop.now() - t0}
+        rec = {
+            "loss": float(g[0]),
+            "loss_text": float(g[1]),
+            "loss_image": float(g[2]),
+            "step_s": loop.now() - t0,
+        }
         if done % cfg.log_every == 0 or done == cfg.steps:
             log.write(done, {k: v for k, v in rec.items() if v == v})
         if main and (done % cfg.save_every == 0 or done == cfg.steps):
-            loop.save_checkpoint(cfg.out, done, adapter, opt, cfg, {"world_size": world, "versions": loop.versions()})
+            loop.save_checkpoint(
+                cfg.out, done, adapter, opt, cfg, {"world_size": world, "versions": loop.versions()}
+            )
             loop.prune_checkpoints(cfg.out)
         acc.wait_for_everyone()
         if progress:
@@ -96,7 +115,18 @@ def train_sft(cfg: SFTConfig, resume: bool = False, progress: loop.Progress | No
     final = cfg.out / "final"
     if main:
         adapter.module().eval()
-        loop.export_final(cfg.out, adapter, cfg, {"steps": cfg.steps, "final_loss": losses[-1] if losses else None, "examples": len(examples), "world_size": world, "versions": loop.versions()})
+        loop.export_final(
+            cfg.out,
+            adapter,
+            cfg,
+            {
+                "steps": cfg.steps,
+                "final_loss": losses[-1] if losses else None,
+                "examples": len(examples),
+                "world_size": world,
+                "versions": loop.versions(),
+            },
+        )
     acc.wait_for_everyone()
     log.close()
     return SFTResult(str(cfg.out), cfg.steps, resumed, str(final), losses)

@@ -24,7 +24,10 @@ PAD, BOS, EOS, IMG, BOI = 0, 1, 2, 3, 4  # the ids of the tiny Janus config in t
 class ByteTokenizer:
     """ASCII characters map to their code (5..vocab-1); anything else becomes '?'. No download."""
 
-    bos_id, eos_id, pad_id, boi_id = BOS, EOS, PAD, BOI
+    bos_id: int = BOS
+    eos_id: int = EOS
+    pad_id: int = PAD
+    boi_id: int = BOI
 
     def __init__(self, vocab_size: int = 128):
         self.vocab_size = vocab_size
@@ -76,7 +79,10 @@ class _Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, L, d = x.shape
         y = self.ln1(x)
-        q, k, v = (p(y).view(B, L, self.heads, d // self.heads).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))
+        q, k, v = (
+            p(y).view(B, L, self.heads, d // self.heads).transpose(1, 2)
+            for p in (self.q_proj, self.k_proj, self.v_proj)
+        )
         a = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, L, d)
         x = x + self.o_proj(a)
         return x + self.down_proj(F.gelu(self.up_proj(self.ln2(x))))
@@ -130,7 +136,7 @@ class ToyBackbone:
         self.num_image_tokens = side * side
 
     def _m(self) -> ToyUnifiedLM:
-        m = self.module
+        m: Any = self.module
         m = getattr(m, "module", m)  # DDP
         base = getattr(m, "base_model", None)  # peft
         return getattr(base, "model", m) if base is not None else m  # type: ignore[no-any-return]
@@ -221,7 +227,9 @@ class ToyAdapter(TokenUnifiedAdapter):
         else:
             state = {k: v.detach().contiguous().cpu() for k, v in m.state_dict().items()}
         save_file(state, str(path / "model.safetensors"))
-        (path / TOY_FILE).write_text(json.dumps({"adapter": self.name, "config": m.config}, sort_keys=True, indent=1))
+        (path / TOY_FILE).write_text(
+            json.dumps({"adapter": self.name, "config": m.config}, sort_keys=True, indent=1)
+        )
 
 
 def _merged_state(peft_model: Any) -> dict[str, torch.Tensor]:
@@ -230,4 +238,3 @@ def _merged_state(peft_model: Any) -> dict[str, torch.Tensor]:
 
     merged = copy.deepcopy(peft_model).merge_and_unload()
     return {k: v.detach().contiguous().cpu() for k, v in merged.state_dict().items()}
-

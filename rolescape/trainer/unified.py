@@ -107,7 +107,7 @@ class TokenUnifiedAdapter:
 
     def reference(self) -> contextlib.AbstractContextManager[None]:
         m = self.module()
-        inner = getattr(m, "module", m)  # DDP wrapper
+        inner: Any = getattr(m, "module", m)  # DDP wrapper
         if hasattr(inner, "disable_adapter"):
             return inner.disable_adapter()  # type: ignore[no-any-return]
         raise RuntimeError("no LoRA adapter: the reference policy needs a frozen copy (beta > 0, full FT)")
@@ -176,7 +176,9 @@ class TokenUnifiedAdapter:
                 logp = self._guided_logp(bb.text_logits(last[:G]), None, 1.0, spec.temperature)
                 t = pick(logp)
                 t = torch.where(done, torch.full_like(t, tok.pad_id), t)
-                text_lp.append(torch.where(done, torch.zeros(G, device=dev), logp.gather(1, t[:, None])[:, 0]))
+                text_lp.append(
+                    torch.where(done, torch.zeros(G, device=dev), logp.gather(1, t[:, None])[:, 0])
+                )
                 text_mask.append(~done)
                 text_ids.append(t)
                 done = done | (t == tok.eos_id)
@@ -244,7 +246,9 @@ class TokenUnifiedAdapter:
         w = spec.guidance if cfg_mode == "consistent" else 1.0
         cfg = N > 0 and w != 1.0
         pc = self._prompt_embeds(rollouts.prompt)
-        rows = [self._sequence(pc, rollouts.text_ids[i], rollouts.image_ids[i] if N else None) for i in range(G)]
+        rows = [
+            self._sequence(pc, rollouts.text_ids[i], rollouts.image_ids[i] if N else None) for i in range(G)
+        ]
         P0, I0 = rows[0][1], rows[0][2]
         if cfg:
             pu = self._prompt_embeds(rollouts.prompt, uncond=True)

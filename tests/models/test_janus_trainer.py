@@ -56,7 +56,8 @@ def test_vq_codes_round_trip_shapes_and_sft_losses(janus: JanusAdapter) -> None:
     pil = janus.backbone.decode_images(codes[None])[0]
     assert pil.size == (16, 16)
     losses = janus.sft_losses(
-        [SFTExample(["hi"], text="yo"), SFTExample(["draw"], image=Image.new("RGB", (16, 16), "red"))], [False, True]
+        [SFTExample(["hi"], text="yo"), SFTExample(["draw"], image=Image.new("RGB", (16, 16), "red"))],
+        [False, True],
     )
     assert losses["n_text"] == 3 and losses["n_image"] == 16
     (losses["text"] + losses["image"]).backward()

@@ -34,4 +34,6 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """`rolescape ...` in a subprocess (the error path is checked as a user sees it)."""
     code = "import sys; from rolescape.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout
+    )

@@ -58,7 +58,9 @@ def _one_error_line(stderr: str) -> str:
         ("wrong_stage", "the file says 'sft'"),
     ],
 )
-def test_bad_config_one_line_exit_2(demo_built: Path, tmp_path: Path, case: str, expect: str, write_config: Any) -> None:
+def test_bad_config_one_line_exit_2(
+    demo_built: Path, tmp_path: Path, case: str, expect: str, write_config: Any
+) -> None:
     out = tmp_path / "out"
     stage = "sft"
     if case == "unknown_adapter":
@@ -100,7 +102,9 @@ def test_checkpoint_of_another_model_is_refused(demo_built: Path, tmp_path: Path
     line = _one_error_line(r.stderr)
     assert "checkpoint is of another model ('toy'" in line and "step-0000002" in line
     # a toy checkpoint given to the Janus adapter as its model
-    wrong = write_config(_sft(demo_built, tmp_path / "run2", model={"adapter": "janus", "model": str(out / "final")}), "w.yaml")
+    wrong = write_config(
+        _sft(demo_built, tmp_path / "run2", model={"adapter": "janus", "model": str(out / "final")}), "w.yaml"
+    )
     r2 = run_cli("train", "sft", "--config", str(wrong))
     assert r2.returncode == 2
     assert "not a Janus checkpoint (no config.json)" in _one_error_line(r2.stderr)

@@ -33,7 +33,12 @@ def _cfg(built: Path, out: Path, grad_accum: int) -> dict[str, Any]:
     return {
         "stage": "sft",
         "model": {"adapter": "toy", "model": "tiny", "max_prompt_tokens": 32},
-        "data": {"path": str(built), "character": "keeper-nine", "kinds": ["knowledge_qa", "scene_image"], "limit": 8},
+        "data": {
+            "path": str(built),
+            "character": "keeper-nine",
+            "kinds": ["knowledge_qa", "scene_image"],
+            "limit": 8,
+        },
         "out": str(out),
         "steps": 3,
         "batch_size": 2,
@@ -46,19 +51,41 @@ def _cfg(built: Path, out: Path, grad_accum: int) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_two_process_ddp_equals_one_process_with_accumulation(demo_built: Path, tmp_path: Path, write_config: Any) -> None:
-    one = run_cli("train", "sft", "--config", str(write_config(_cfg(demo_built, tmp_path / "one", 2), "one.yaml")))
+def test_two_process_ddp_equals_one_process_with_accumulation(
+    demo_built: Path, tmp_path: Path, write_config: Any
+) -> None:
+    one = run_cli(
+        "train", "sft", "--config", str(write_config(_cfg(demo_built, tmp_path / "one", 2), "one.yaml"))
+    )
     assert one.returncode == 0, one.stderr
     two_cfg = write_config(_cfg(demo_built, tmp_path / "two", 1), "two.yaml")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "1"}
     r = subprocess.run(
         [
-            sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-            "--main_process_port", str(_free_port()),
-            "-m", "rolescape.trainer", "sft", "--config", str(two_cfg),
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            str(_free_port()),
+            "-m",
+            "rolescape.trainer",
+            "sft",
+            "--config",
+            str(two_cfg),
         ],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert r.returncode == 0, r.stderr[-3000:]
     a = load_file(str(tmp_path / "one" / "final" / "model.safetensors"))

@@ -19,7 +19,12 @@ def test_train_generate_score_round_trip(demo_built: Path, tmp_path: Path, write
     cfg = {
         "stage": "sft",
         "model": {"adapter": "janus", "model": "tiny", "max_prompt_tokens": 64},
-        "data": {"path": str(demo_built), "character": "keeper-nine", "kinds": ["dialogue", "scene_image"], "limit": 6},
+        "data": {
+            "path": str(demo_built),
+            "character": "keeper-nine",
+            "kinds": ["dialogue", "scene_image"],
+            "limit": 6,
+        },
         "out": str(tmp_path / "sft"),
         "steps": 3,
         "batch_size": 2,
@@ -32,9 +37,25 @@ def test_train_generate_score_round_trip(demo_built: Path, tmp_path: Path, write
     assert json.loads((ck / "rolescape_train.json").read_text())["config"]["steps"] == 3
     gen = tmp_path / "gen"
     g = run_cli(
-        "generate", "--adapter", "janus", "--model", str(ck), "--data", str(demo_built), "--out", str(gen),
-        "--tasks", "dialogue,t2i", "--per-character", "dialogue=1", "--per-character", "t2i=1",
-        "--max-new-tokens", "8", "--adapter-option", "max_prompt_tokens=64",
+        "generate",
+        "--adapter",
+        "janus",
+        "--model",
+        str(ck),
+        "--data",
+        str(demo_built),
+        "--out",
+        str(gen),
+        "--tasks",
+        "dialogue,t2i",
+        "--per-character",
+        "dialogue=1",
+        "--per-character",
+        "t2i=1",
+        "--max-new-tokens",
+        "8",
+        "--adapter-option",
+        "max_prompt_tokens=64",
     )
     assert g.returncode == 0, g.stderr
     preds = [json.loads(x) for x in (gen / "predictions.jsonl").read_text().splitlines()]
@@ -43,8 +64,16 @@ def test_train_generate_score_round_trip(demo_built: Path, tmp_path: Path, write
     prov = json.loads((gen / "generation.json").read_text())
     assert str(ck) in json.dumps(prov)
     s = run_cli(
-        "score", str(gen / "predictions.jsonl"), "--data", str(demo_built), "--profile", "offline",
-        "--out", str(tmp_path / "score"), "--device", "cpu",
+        "score",
+        str(gen / "predictions.jsonl"),
+        "--data",
+        str(demo_built),
+        "--profile",
+        "offline",
+        "--out",
+        str(tmp_path / "score"),
+        "--device",
+        "cpu",
     )
     assert s.returncode == 0, s.stderr
     res = json.loads((tmp_path / "score" / "results.json").read_text())
@@ -59,7 +88,12 @@ def test_grpo_with_an_engine_reward_end_to_end(demo_built: Path, tmp_path: Path,
     cfg = {
         "stage": "grpo",
         "model": {"adapter": "janus", "model": "tiny", "max_prompt_tokens": 48},
-        "data": {"path": str(demo_built), "character": "keeper-nine", "kinds": ["t2i", "roleplay"], "limit": 2},
+        "data": {
+            "path": str(demo_built),
+            "character": "keeper-nine",
+            "kinds": ["t2i", "roleplay"],
+            "limit": 2,
+        },
         "out": str(tmp_path / "grpo"),
         "steps": 2,
         "group_size": 2,

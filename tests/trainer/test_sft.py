@@ -25,7 +25,12 @@ def _cfg(built: Path, out: Path, **kw: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "stage": "sft",
         "model": {"adapter": "toy", "model": "tiny", "max_prompt_tokens": 48},
-        "data": {"path": str(built), "character": "keeper-nine", "kinds": ["knowledge_qa", "scene_image"], "limit": 4},
+        "data": {
+            "path": str(built),
+            "character": "keeper-nine",
+            "kinds": ["knowledge_qa", "scene_image"],
+            "limit": 4,
+        },
         "out": str(out),
         "steps": 40,
         "batch_size": 4,
@@ -50,7 +55,9 @@ def test_sft_overfits_four_examples_and_greedy_reproduces(demo_built: Path, tmp_
     assert kinds == {"knowledge_qa", "scene_image"}
     for ex in exs:
         if ex.text is not None:
-            ro = final.sample(ex.prompt, 1, SampleSpec(("text",), max_text_tokens=len(ex.text) + 2, greedy=True))
+            ro = final.sample(
+                ex.prompt, 1, SampleSpec(("text",), max_text_tokens=len(ex.text) + 2, greedy=True)
+            )
             assert final.decode(ro)[0]["text"] == ex.text
         else:
             ro = final.sample(ex.prompt, 1, SampleSpec(("image",), greedy=True))
@@ -83,7 +90,9 @@ def test_lora_trains_only_adapter_and_image_head(demo_built: Path, tmp_path: Pat
 def test_prompt_dropout_is_deterministic_and_changes_the_loss(demo_built: Path, tmp_path: Path) -> None:
     runs = []
     for name, p in (("a", 0.5), ("b", 0.5), ("c", 0.0)):
-        cfg = SFTConfig.model_validate(_cfg(demo_built, tmp_path / name, steps=4, prompt_dropout=p, save_every=4))
+        cfg = SFTConfig.model_validate(
+            _cfg(demo_built, tmp_path / name, steps=4, prompt_dropout=p, save_every=4)
+        )
         runs.append(train_sft(cfg).losses)
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]

@@ -24,7 +24,9 @@ def test_toy_is_a_trainable_adapter(toy: ToyAdapter) -> None:
 
 @pytest.mark.parametrize("guidance", [1.0, 3.0])
 @pytest.mark.parametrize("modalities", [("text",), ("image",), ("text", "image")])
-def test_sample_logprobs_match_teacher_forcing(toy: ToyAdapter, guidance: float, modalities: tuple[str, ...]) -> None:
+def test_sample_logprobs_match_teacher_forcing(
+    toy: ToyAdapter, guidance: float, modalities: tuple[str, ...]
+) -> None:
     g = torch.Generator().manual_seed(0)
     spec = SampleSpec(modalities=modalities, max_text_tokens=6, guidance=guidance, temperature=0.9)  # type: ignore[arg-type]
     ro = toy.sample(["Hi Keeper", Image.new("RGB", (8, 8), "red"), " ok?"], 4, spec, generator=g)
