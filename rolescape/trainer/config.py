@@ -30,15 +30,15 @@ class ModelConfig(_Strict):
     adapter: str = "janus"  # janus | toy
     model: str = "tiny"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    max_prompt_tokens: int = Field(256, ge=8)
+    max_prompt_tokens: int = Field(default=256, ge=8)
     image_tokens: int | None = None  # override image codes per image (tiny Janus tests)
 
 
 class LoraConfig(_Strict):
     enabled: bool = False
-    r: int = Field(8, ge=1)
-    alpha: int = Field(16, ge=1)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    r: int = Field(default=8, ge=1)
+    alpha: int = Field(default=16, ge=1)
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     target_modules: str | None = None  # regex; default: the adapter's `lora_targets()`
 
 
@@ -47,13 +47,13 @@ class DataConfig(_Strict):
     character: str
     kinds: list[str] = Field(default_factory=lambda: list(SFT_KINDS))
     prompt_style: Literal["release", "chat"] = "release"
-    limit: int | None = Field(None, ge=1)  # examples / prompts kept (after a fixed-seed shuffle)
+    limit: int | None = Field(default=None, ge=1)  # examples / prompts kept (after a fixed-seed shuffle)
 
 
 class OptimConfig(_Strict):
     name: Literal["adamw", "sgd"] = "adamw"
-    lr: float = Field(1e-5, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    lr: float = Field(default=1e-5, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
     max_grad_norm: float | None = 1.0
     betas: tuple[float, float] = (0.9, 0.999)
 
@@ -85,38 +85,38 @@ class _Common(_Strict):
     optim: OptimConfig = Field(default_factory=lambda: OptimConfig())
     out: Path
     seed: int = 0
-    steps: int = Field(100, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    save_every: int = Field(50, ge=1)
-    log_every: int = Field(1, ge=1)
-    text_weight: float = Field(1.0, ge=0)
-    image_weight: float = Field(1.0, ge=0)
+    steps: int = Field(default=100, ge=1)
+    grad_accum: int = Field(default=1, ge=1)
+    save_every: int = Field(default=50, ge=1)
+    log_every: int = Field(default=1, ge=1)
+    text_weight: float = Field(default=1.0, ge=0)
+    image_weight: float = Field(default=1.0, ge=0)
     tensorboard: bool = True  # when installed
     wandb: bool = False  # when installed and configured
 
 
 class SFTConfig(_Common):
     stage: Literal["sft"] = "sft"
-    batch_size: int = Field(4, ge=1)  # per process and micro-step
-    prompt_dropout: float = Field(0.1, ge=0.0, le=1.0)
+    batch_size: int = Field(default=4, ge=1)  # per process and micro-step
+    prompt_dropout: float = Field(default=0.1, ge=0.0, le=1.0)
 
 
 class GRPOConfig(_Common):
     stage: Literal["grpo"] = "grpo"
-    group_size: int = Field(8, ge=2)
-    prompts_per_step: int = Field(1, ge=1)  # per process and micro-step
+    group_size: int = Field(default=8, ge=2)
+    prompts_per_step: int = Field(default=1, ge=1)  # per process and micro-step
     loss_type: Literal["grpo", "bnpo", "dr_grpo", "dapo"] = "grpo"
     scale_rewards: bool = True
-    beta: float = Field(0.0, ge=0.0)
-    epsilon_low: float = Field(0.2, gt=0)
-    epsilon_high: float = Field(0.2, gt=0)
-    temperature: float = Field(1.0, gt=0)
-    guidance: float = Field(1.0, ge=1.0)
+    beta: float = Field(default=0.0, ge=0.0)
+    epsilon_low: float = Field(default=0.2, gt=0)
+    epsilon_high: float = Field(default=0.2, gt=0)
+    temperature: float = Field(default=1.0, gt=0)
+    guidance: float = Field(default=1.0, ge=1.0)
     cfg_mode: Literal["consistent", "conditional"] = "consistent"
-    max_text_tokens: int = Field(32, ge=1)
+    max_text_tokens: int = Field(default=32, ge=1)
     reward: RewardConfig = Field(default_factory=lambda: RewardConfig())
-    eval_every: int = Field(0, ge=0)  # held-out metrics of the character every N steps (0: never)
-    eval_items: int = Field(4, ge=1)
+    eval_every: int = Field(default=0, ge=0)  # held-out metrics of the character every N steps (0: never)
+    eval_items: int = Field(default=4, ge=1)
     eval_metrics: list[str] = Field(default_factory=lambda: ["style_acc", "persona_sim"])
 
     @field_validator("data")

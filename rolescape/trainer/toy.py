@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rolescape.errors import InputError
-from rolescape.trainer.unified import TokenUnifiedAdapter
+from rolescape.trainer.unified import TextTokenizer, TokenUnifiedAdapter
 
 PAD, BOS, EOS, IMG, BOI = 0, 1, 2, 3, 4  # the ids of the tiny Janus config in trainer-notes.md
 
@@ -130,7 +130,7 @@ class ToyBackbone:
 
     def __init__(self, module: ToyUnifiedLM):
         self.module: nn.Module = module
-        self.tokenizer = ByteTokenizer(module.config["vocab_size"])
+        self.tokenizer: TextTokenizer = ByteTokenizer(module.config["vocab_size"])
         side = int(math.isqrt(16))
         self.codec = PaletteCodec(side)
         self.num_image_tokens = side * side
