@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "rolescape.commands.baseline",   # baseline
     "rolescape.commands.leaderboard",  # leaderboard, push-results
     "rolescape.commands.metaeval",  # meta-eval
+    "rolescape.commands.generate",  # generate, merge-predictions
+    "rolescape.commands.train",      # train sft, train grpo
 )
 
 

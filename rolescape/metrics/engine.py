@@ -1082,7 +1082,15 @@ def _results(
         tasks=task_results,
         skipped=plan.skipped,
         problems=list(report.problems),
+        generation=_generation_record(Path(spec.predictions)),
     )
+
+
+def _generation_record(pred_path: Path) -> dict[str, Any] | None:
+    """generation.json beside the predictions (written by `rolescape generate`), for the provenance."""
+    from rolescape.models.generate import generation_record_for
+
+    return generation_record_for(pred_path)
 
 
 def _merge_if_complete(

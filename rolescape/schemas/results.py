@@ -8,6 +8,8 @@ holding one is refused with the field path named.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from rolescape.schemas.spec import ScoreSpec
@@ -130,4 +132,7 @@ class Results(_Open):
     items_file: str = "items.jsonl"
     problems: list[str] = Field(
         default_factory=list, description="invalid prediction lines left out under --allow-partial"
+    )
+    generation: dict[str, Any] | None = Field(
+        None, description="generation.json of the `rolescape generate` run that wrote the predictions"
     )

@@ -38,25 +38,22 @@ judge model id and the prompt hash are recorded in ModelInfo (`ctx.models["judge
 from __future__ import annotations
 
 import concurrent.futures as cf
-import datetime as _dt
-import email.utils
 import hashlib
-import http.client
 import json
 import logging
 import os
 import re
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rolescape.errors import ModelUnavailable
+from rolescape.chat_client import ChatClient, ChatFailure, ClientConfig, chat_url, public_url
+from rolescape.chat_client import parse_retry_after as parse_retry_after  # re-exported
+from rolescape.errors import ModelUnavailable, RolescapeError
 from rolescape.io import dumps_canonical, hash_obj
 from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
 from rolescape.schemas.results import ModelInfo
@@ -278,47 +275,15 @@ def parse_score(reply: str | None) -> int | None:
 
 
 # --------------------------------------------------------------------------- HTTP client
+# The transport is rolescape.chat_client (shared with `rolescape generate`); these names stay here.
 
 
 class JudgeFailure(Exception):
     """A rubric request that produced no score (after retries); the message is already redacted."""
 
 
-class _Transient(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", value):
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def chat_url(url: str) -> str:
-    u = url.strip().rstrip("/")
-    return u if u.endswith("/chat/completions") else u + "/chat/completions"
-
-
-def public_url(url: str) -> str:
-    """The URL without credentials, query or fragment (safe to record)."""
-    p = urllib.parse.urlsplit(url)
-    host = p.hostname or ""
-    if p.port:
-        host = f"{host}:{p.port}"
-    return urllib.parse.urlunsplit((p.scheme, host, p.path, "", ""))
+class JudgeError(RolescapeError):
+    """The judge failed on every request (a bad key, a wrong URL, a dead server): the run stops."""
 
 
 @dataclass
@@ -359,100 +324,46 @@ class JudgeConfig:
 
 
 class JudgeClient:
-    """Chat-completions client: retries with exponential backoff, honours Retry-After, strict parsing."""
+    """Rubric requests over the shared ChatClient: retries, Retry-After, strict parsing, fail-fast auth."""
 
     def __init__(self, config: JudgeConfig, sleep: Callable[[float], None] = time.sleep):
         self.config = config
         self._sleep = sleep
         self._lock = threading.Lock()
-        self.requests_sent = 0
-        self._fatal: str | None = None
-        self._opener = urllib.request.build_opener()
+        self._http = ChatClient(
+            ClientConfig(
+                url=config.url,
+                key_env=config.key_env,
+                timeout=config.timeout,
+                max_retries=config.max_retries,
+                backoff=config.backoff,
+                backoff_max=config.backoff_max,
+                retry_after_max=config.retry_after_max,
+                user_agent="rolescape-judge",
+                max_connections=max(4, config.concurrency),
+            ),
+            sleep=lambda s: self._sleep(s),
+        )
 
-    def _key(self) -> str:
-        return os.environ.get(self.config.key_env, "").strip()
+    @property
+    def requests_sent(self) -> int:
+        return self._http.requests_sent
 
-    def redact(self, text: str) -> str:
-        key = self._key()
-        if key and len(key) >= 4:
-            text = text.replace(key, "***")
-        return text
+    @property
+    def fatal(self) -> str | None:
+        """The reason every request fails (401/403), or None."""
+        return self._http.fatal
 
-    def _post_once(self, messages: list[dict[str, str]]) -> str | None:
-        """One HTTP request; returns the reply text (None if the body is not a chat completion)."""
-        body = json.dumps(
-            {
-                "model": self.config.model,
-                "messages": messages,
-                "temperature": TEMPERATURE,
-                "max_tokens": MAX_TOKENS,
-            }
-        ).encode("utf-8")
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": "rolescape-judge",
-        }
-        key = self._key()
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        req = urllib.request.Request(self.config.url, data=body, headers=headers, method="POST")
-        with self._lock:
-            self.requests_sent += 1
-        try:
-            with self._opener.open(req, timeout=self.config.timeout) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as e:
-            retry_after = parse_retry_after(e.headers.get("Retry-After") if e.headers else None)
-            try:
-                snippet = e.read(200).decode("utf-8", "replace")
-            except Exception:  # the body is only for the message
-                snippet = ""
-            e.close()
-            if e.code in (408, 409, 425, 429) or e.code >= 500:
-                raise _Transient(f"HTTP {e.code}", retry_after) from None
-            reason = self.redact(f"HTTP {e.code} {e.reason}: {snippet.strip()[:200]}")
-            if e.code in (401, 403):
-                self._fatal = f"{reason} (check ${self.config.key_env})"
-            raise JudgeFailure(reason) from None
-        except TimeoutError:
-            raise _Transient("timeout") from None
-        except urllib.error.URLError as e:
-            if isinstance(e.reason, TimeoutError):
-                raise _Transient("timeout") from None
-            raise _Transient(self.redact(f"connection error: {e.reason}")) from None
-        except (ConnectionError, http.client.HTTPException, OSError) as e:
-            raise _Transient(self.redact(f"connection error: {type(e).__name__}")) from None
-        try:
-            data = json.loads(raw)
-            content = data["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            return None
-        return content if isinstance(content, str) else None
+    def redact(self, text: str, limit: int | None = None) -> str:
+        return self._http.redact(text, limit)
 
     def _chat(self, messages: list[dict[str, str]]) -> str | None:
-        cfg = self.config
-        for attempt in range(cfg.max_retries + 1):
-            if self._fatal:
-                raise JudgeFailure(self._fatal)
-            try:
-                return self._post_once(messages)
-            except _Transient as e:
-                if attempt >= cfg.max_retries:
-                    raise JudgeFailure(f"{e.reason} after {attempt + 1} attempts") from None
-                if e.retry_after is not None:
-                    delay = min(e.retry_after, cfg.retry_after_max)
-                else:
-                    delay = min(cfg.backoff * (2**attempt), cfg.backoff_max)
-                log.info(
-                    "judge: %s, retrying in %.2fs (attempt %d/%d)",
-                    e.reason,
-                    delay,
-                    attempt + 1,
-                    cfg.max_retries,
-                )
-                self._sleep(delay)
-        raise AssertionError("unreachable")
+        body = {"model": self.config.model, "messages": messages, "temperature": TEMPERATURE,
+                "max_tokens": MAX_TOKENS}
+        try:
+            return self._http.post(body).content
+        except ChatFailure as e:
+            raise JudgeFailure(e.reason) from None
 
     def score(self, messages: list[dict[str, str]]) -> tuple[int, str]:
         """(score, reply) for one rubric prompt, or JudgeFailure."""
@@ -468,11 +379,8 @@ class JudgeClient:
                 {"role": "assistant", "content": last},
                 {"role": "user", "content": FIX_PROMPT},
             ]
-        raise JudgeFailure(
-            self.redact(
-                f"malformed reply after {self.config.parse_retries + 1} attempt(s): {last.strip()[:120]!r}"
-            )
-        )
+        shown = self.redact(last.strip(), 120)  # mask first, then cut
+        raise JudgeFailure(f"malformed reply after {self.config.parse_retries + 1} attempt(s): {shown!r}")
 
 
 # --------------------------------------------------------------------------- cache
@@ -600,7 +508,7 @@ class JudgeFamily(MetricFamily):
                 "rubric": rubric,
                 "id": str(item.get("id")),
                 "score": value,
-                "reply": self.client.redact(reply)[:2000],
+                "reply": self.client.redact(reply, 2000),
             }
         )
         return value, None
@@ -612,6 +520,7 @@ class JudgeFamily(MetricFamily):
             dict.fromkeys([*(f"judge_{r}" for r in rubrics), FAILURES_METRIC]) for _ in batch.items
         ]
         jobs: dict[cf.Future[tuple[int | None, str | None]], tuple[int, str]] = {}
+        first_error: str | None = None
         with cf.ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="judge") as pool:
             for i, (item, pred) in enumerate(zip(batch.items, batch.predictions, strict=True)):
                 if pred.text is None:
@@ -632,12 +541,26 @@ class JudgeFamily(MetricFamily):
                 out[i][FAILURES_METRIC] = (out[i][FAILURES_METRIC] or 0.0) + 1.0
                 self.stats["failures"][f"judge_{r}"] = self.stats["failures"].get(f"judge_{r}", 0) + 1
                 item_id = str(batch.items[i].get("id"))
+                first_error = first_error or f"{item_id} {r}: {error}"
                 log.warning("judge: %s %s failed: %s", item_id, r, error)
                 info = getattr(batch, "info", None)
                 if info is not None and i < len(info):
                     info[i][f"judge_{r}_error"] = error
         self.stats["requests"] = self.client.requests_sent
+        self._fail_if_dead(first_error)
         return out
+
+    def _fail_if_dead(self, first_error: str | None) -> None:
+        """Stop the run when the judge cannot work at all, instead of writing all-n/a judge metrics."""
+        assert self.client is not None and self.config is not None
+        where = public_url(self.config.url)
+        if self.client.fatal:
+            raise JudgeError(f"LLM judge at {where} refused the requests: {self.client.fatal}")
+        failed = sum(self.stats["failures"].values())
+        if failed and not self.stats["scored"] and not self.stats["cache_hits"]:
+            raise JudgeError(
+                f"LLM judge at {where} failed on every request so far ({failed}): {first_error}"
+            )
 
     def version(self) -> str:
         model = self.config.model if self.config is not None else "?"

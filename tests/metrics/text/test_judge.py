@@ -19,6 +19,7 @@ from rolescape.metrics.text.judge import (
     DEFAULT_KEY_ENV,
     FIX_PROMPT,
     JudgeClient,
+    JudgeError,
     JudgeConfig,
     JudgeFailure,
     JudgeFamily,
@@ -409,7 +410,9 @@ def test_family_records_failures_without_guessing(server, tmp_path):
 
 
 def test_key_never_leaks(server, tmp_path, caplog, capsys):
-    def echo(req):
+    def echo(req):  # the memorization rubric fails with the key echoed; tone is answered
+        if "Voice and tone" in req["body"]["messages"][1]["content"]:
+            return completion('{"score": 5}')
         msg = f"bad request, got {req['headers'].get('Authorization')}"
         return 400, {"Content-Type": "application/json"}, json.dumps({"error": msg}).encode()
 
@@ -418,7 +421,7 @@ def test_key_never_leaks(server, tmp_path, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     fam, ctx, batch, out = run_family(server, tmp_path / "cache", judge_max_retries=1)
     assert all(r["headers"]["Authorization"] == f"Bearer {SECRET}" for r in server.requests)  # it was sent
-    assert out[0]["judge_failures"] == 2.0
+    assert out[0]["judge_failures"] == 1.0
     errors = [v for info in batch.info for v in info.values()]
     assert any("HTTP 400" in e for e in errors) and any("***" in e for e in errors)
     with pytest.raises(JudgeFailure) as exc:
@@ -453,3 +456,13 @@ def test_blank_reply_gets_the_floor_without_a_request(server, tmp_path):
     )
     assert out == [{"judge_personality": 1.0, "judge_tone": 1.0, "judge_failures": 0.0}]
     assert server.requests == [] and fam.metric_names("dialogue")[:2] == ["judge_personality", "judge_tone"]
+
+
+@pytest.mark.parametrize("answer", [status(401, body=f'{{"error": "invalid key {SECRET}"}}'.encode()), status(404)])
+def test_a_judge_that_fails_every_request_stops_the_run(server, tmp_path, answer):
+    server.default = answer
+    with pytest.raises(JudgeError) as exc:
+        run_family(server, tmp_path / "cache", judge_max_retries=0)
+    msg = str(exc.value)
+    assert server.url in msg and ("HTTP 401" in msg or "HTTP 404" in msg)
+    assert SECRET not in msg
