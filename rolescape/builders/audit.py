@@ -101,8 +101,8 @@ from rolescape.builders.clean import (
     repair_text,
     shorten,
 )
-from rolescape.schemas import Finding, GrpoPrompt, KnowledgeQA, Probe, VQAQuestion
 from rolescape.errors import InputError
+from rolescape.schemas import Finding, GrpoPrompt, KnowledgeQA, Probe, VQAQuestion
 from rolescape.schemas.base import Severity
 
 

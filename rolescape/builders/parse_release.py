@@ -1201,7 +1201,9 @@ def _id_key(s: str) -> tuple[Any, ...]:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s))
 
 
-def parse_release(root: Path, *, progress: Progress | None = None, confine: Path | None = None) -> ParsedRelease:
+def parse_release(
+    root: Path, *, progress: Progress | None = None, confine: Path | None = None
+) -> ParsedRelease:
     """Parse, audit and repair the release at ``root`` (the repository root, or ``data/personalized_data``).
 
     Raises :class:`~rolescape.errors.InputError` (one line naming the file and the place) for input that
@@ -1219,7 +1221,9 @@ def parse_release(root: Path, *, progress: Progress | None = None, confine: Path
 
 def _parse_release(root: Path, progress: Progress | None, confine: Path | None = None) -> ParsedRelease:
     layout = resolve_root(root)
-    check_source_tree(layout.root, [layout.data_dir, layout.grpo_dir, layout.root / DATASET_INFO_REL], confine)
+    check_source_tree(
+        layout.root, [layout.data_dir, layout.grpo_dir, layout.root / DATASET_INFO_REL], confine
+    )
     auditor = Auditor()
     reader = Reader(layout, auditor)
     folders = _character_folders(layout)

@@ -261,7 +261,9 @@ def load_run(path: str | Path, *, with_items: bool = True, as_frame: bool = Fals
     res = load_results(rpath)
     run = Run(label=res.model_name, path=rpath, results=res)
     if with_items:
-        ipath = resolve_inside(rpath.parent, res.items_file, what="items_file", path=rpath, root_name="its run folder")
+        ipath = resolve_inside(
+            rpath.parent, res.items_file, what="items_file", path=rpath, root_name="its run folder"
+        )
         if ipath.is_file():
             if as_frame:
                 run.item_frame = load_item_frame(ipath)

@@ -45,4 +45,11 @@ def headline_metric(task: str, available: Iterable[str]) -> str | None:
     return ok[0] if ok else (present[0] if present else None)
 
 
-__all__ = ["HEADLINE_PREFERENCE", "NOT_ELIGIBLE_MARK", "NOT_ELIGIBLE_NOTE", "eligible", "headline_metric", "lower_is_better"]
+__all__ = [
+    "HEADLINE_PREFERENCE",
+    "NOT_ELIGIBLE_MARK",
+    "NOT_ELIGIBLE_NOTE",
+    "eligible",
+    "headline_metric",
+    "lower_is_better",
+]

@@ -366,9 +366,13 @@ def leaked_answer_ids(data: Any) -> set[str]:
             for item in entry["items"]
         }
     except FileNotFoundError:
-        raise InputError("no leakage.json: mcq_acc_clean needs the builder's leakage list", path=path) from None
+        raise InputError(
+            "no leakage.json: mcq_acc_clean needs the builder's leakage list", path=path
+        ) from None
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise InputError(f"leakage.json has no usable {LEAK_CHECK!r} list ({type(e).__name__})", path=path) from None
+        raise InputError(
+            f"leakage.json has no usable {LEAK_CHECK!r} list ({type(e).__name__})", path=path
+        ) from None
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -226,7 +226,9 @@ class IdentityFamily(MetricFamily):
         from rolescape.metrics.image._decode import decode_source
 
         if slug not in self._copy_banks:
-            self._copy_banks[slug] = CopyBank([decode_source(s, ctx.alpha) for s in reference_sources(ctx, slug)])
+            self._copy_banks[slug] = CopyBank(
+                [decode_source(s, ctx.alpha) for s in reference_sources(ctx, slug)]
+            )
         return self._copy_banks[slug]
 
     def _copy_scores(

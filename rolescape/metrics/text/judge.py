@@ -358,8 +358,12 @@ class JudgeClient:
         return self._http.redact(text, limit)
 
     def _chat(self, messages: list[dict[str, str]]) -> str | None:
-        body = {"model": self.config.model, "messages": messages, "temperature": TEMPERATURE,
-                "max_tokens": MAX_TOKENS}
+        body = {
+            "model": self.config.model,
+            "messages": messages,
+            "temperature": TEMPERATURE,
+            "max_tokens": MAX_TOKENS,
+        }
         try:
             return self._http.post(body).content
         except ChatFailure as e:
@@ -558,9 +562,7 @@ class JudgeFamily(MetricFamily):
             raise JudgeError(f"LLM judge at {where} refused the requests: {self.client.fatal}")
         failed = sum(self.stats["failures"].values())
         if failed and not self.stats["scored"] and not self.stats["cache_hits"]:
-            raise JudgeError(
-                f"LLM judge at {where} failed on every request so far ({failed}): {first_error}"
-            )
+            raise JudgeError(f"LLM judge at {where} failed on every request so far ({failed}): {first_error}")
 
     def version(self) -> str:
         model = self.config.model if self.config is not None else "?"

@@ -558,7 +558,9 @@ class CrossFitStyle:
         self._models: dict[tuple[int, ...], StyleClassifier] = {}
         self.n_on_demand = 0
         self.report: dict[str, Any] = {}
-        self.fold_models = [self._model(tuple(i for i, f in enumerate(self.folds) if f == j)) for j in range(k)]
+        self.fold_models = [
+            self._model(tuple(i for i, f in enumerate(self.folds) if f == j)) for j in range(k)
+        ]
         self.classes = sorted(set(self.labels))
 
     def _key(self, excluded: tuple[int, ...]) -> str:
@@ -674,6 +676,7 @@ def fit_cross_fitted(
         cf.report = cf.heldout(h_texts, h_labels, np.asarray(encoder.encode(h_texts, batch_size)))
     return cf
 
+
 # --------------------------------------------------------------------------- the family
 
 
@@ -682,7 +685,10 @@ class StyleFamily(MetricFamily):
     tasks = ("dialogue", "roleplay", "memorization", "personality")
 
     def __init__(
-        self, config: StyleConfig | None = None, cross_fit: bool = True, n_folds: int = N_FOLDS,
+        self,
+        config: StyleConfig | None = None,
+        cross_fit: bool = True,
+        n_folds: int = N_FOLDS,
         copy_threshold: float | None = None,
     ) -> None:
         from rolescape.metrics.text.copy import TEXT_COPY_THRESHOLD
@@ -735,8 +741,14 @@ class StyleFamily(MetricFamily):
         )
         if self.cross_fit:
             self.cf = fit_cross_fitted(
-                ctx.data, self.encoder, self.config, threshold=self.copy_threshold, k=self.n_folds,
-                batch_size=ctx.batch_size, seed=ctx.seed, cache_dir=cache_root(ctx),
+                ctx.data,
+                self.encoder,
+                self.config,
+                threshold=self.copy_threshold,
+                k=self.n_folds,
+                batch_size=ctx.batch_size,
+                seed=ctx.seed,
+                cache_dir=cache_root(ctx),
             )
             cf_acc = self.cf.report.get("accuracy")
             self.report["heldout_accuracy_cf"] = cf_acc
@@ -777,7 +789,9 @@ class StyleFamily(MetricFamily):
                 cf_proba, how = self.cf.proba(texts, np.asarray(embs))
                 for row, i, h in zip(cf_proba, idx, how, strict=True):
                     own = self.cf.classes.index(str(batch.items[i]["character"]))
-                    out[i].update({"style_acc_cf": float(int(row.argmax()) == own), "style_p_cf": float(row[own])})
+                    out[i].update(
+                        {"style_acc_cf": float(int(row.argmax()) == own), "style_p_cf": float(row[own])}
+                    )
                     batch.info[i]["style_cf_model"] = h
         return out
 
@@ -785,4 +799,3 @@ class StyleFamily(MetricFamily):
         enc = self.encoder.key() if self.encoder is not None else "no-encoder"
         cf = f"|cf={self.n_folds},{self.copy_threshold}" if self.cross_fit else ""
         return f"{VERSION}|{enc}|{hash_obj(self.config.to_json())[:12]}{cf}"
-
