@@ -450,6 +450,10 @@ def _run(
         "complete": False,
         "partial_note": "this run has not finished: predictions.jsonl is partial",
     }
+    if settings["per_character"]:
+        record["subset"] = "only the first N items per character of: " + ", ".join(
+            f"{t} (N = {k})" for t, k in settings["per_character"].items()
+        )
     write_json_atomic(out / GENERATION, record)
     done = _read_done(out / PREDICTIONS)
     writer = _Writer(out)
