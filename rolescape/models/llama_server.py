@@ -76,7 +76,7 @@ def local_server(
     *,
     port: int | None = None,
     n_ctx: int = 4096,
-    threads: int | None = None,
+    threads: int | None = 1,  # more threads collapse on a shared CPU
     log: Path | None = None,
     timeout: float = 120.0,
 ) -> Iterator[str]:
