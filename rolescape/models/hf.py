@@ -85,7 +85,7 @@ def load_causal_lm(
                 ) from None
             tmp = folder.with_name(folder.name + ".partial")
             # transformers dequantizes GGUF weights to plain tensors on load; only its marker forbids saving
-            m.hf_quantizer = None
+            m.hf_quantizer = None  # type: ignore[assignment]
             if hasattr(m.config, "quantization_config"):
                 del m.config.quantization_config
             m.save_pretrained(tmp)
