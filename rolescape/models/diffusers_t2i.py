@@ -83,7 +83,7 @@ class DiffusersAdapter(ModelAdapter):
         try:
             from diffusers import DiffusionPipeline
 
-            pipe = DiffusionPipeline.from_pretrained(model, torch_dtype=dtype)
+            pipe = DiffusionPipeline.from_pretrained(model, dtype=dtype)
         except Exception as e:  # noqa: BLE001 - any loader failure is "not a model" to the user
             msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise AdapterError(

@@ -95,7 +95,7 @@ def tiny_sd(folder: Path, seed: int = 0) -> Path:
         )
     )  # fmt: skip
     pipe = StableDiffusionPipeline(
-        unet=unet, vae=vae, text_encoder=text, tokenizer=tok, scheduler=DDIMScheduler(),
+        unet=unet, vae=vae, text_encoder=text, tokenizer=tok, scheduler=DDIMScheduler(clip_sample=False, set_alpha_to_one=False, steps_offset=1),
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )  # fmt: skip
     pipe.save_pretrained(folder)
