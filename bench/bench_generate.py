@@ -59,7 +59,7 @@ def adapter_run(url: str, data: Path, out: Path, per_char: int, max_new: int, co
     return time.perf_counter() - t, rep.tokens
 
 
-def overhead(url: str, data: Path, work: Path, max_new: int, rounds: int = 2) -> dict[str, Any]:
+def overhead(url: str, data: Path, work: Path, max_new: int, rounds: int = 4) -> dict[str, Any]:
     from rolescape.dataset import BuiltDataset
     from rolescape.models.base import item_seed
     from rolescape.models.generate import _task_items
@@ -80,12 +80,18 @@ def overhead(url: str, data: Path, work: Path, max_new: int, rounds: int = 2) ->
         }
         for it in items
     ]
+    plain_loop(url, "smollm2", bodies[:2])  # warm the server (first requests page the model in)
     plain, adapter = [], []
-    for r in range(rounds):
-        plain.append(plain_loop(url, "smollm2", bodies))
+    for r in range(rounds):  # alternate which goes first: the shared CPU's load drifts
+        first_plain = r % 2 == 0
+        if first_plain:
+            plain.append(plain_loop(url, "smollm2", bodies))
         adapter.append(adapter_run(url, data, work / f"overhead-{r}", 1, max_new, 1))
+        if not first_plain:
+            plain.append(plain_loop(url, "smollm2", bodies))
         print(f"round {r}: plain {plain[-1]}, adapter {adapter[-1]}", flush=True)
     bp, ba = min(plain), min(adapter)
+    pair_ratios = sorted(p[0] / a[0] for p, a in zip(plain, adapter, strict=True))
     return {
         "items": len(bodies),
         "max_new_tokens": max_new,
@@ -97,6 +103,8 @@ def overhead(url: str, data: Path, work: Path, max_new: int, rounds: int = 2) ->
         "plain_tokens_per_s": round(bp[1] / bp[0], 2),
         "adapter_tokens_per_s": round(ba[1] / ba[0], 2),
         "ratio_items_per_s": round(bp[0] / ba[0], 3),
+        "ratio_per_round": [round(x, 3) for x in pair_ratios],
+        "ratio_median": round(pair_ratios[len(pair_ratios) // 2], 3),
         "note": "adapter time includes loading the built dataset and writing predictions + generation.json",
     }
 
@@ -165,6 +173,7 @@ def main() -> None:
     ap.add_argument("--skip-release", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "generate.json"))
     args = ap.parse_args()
+    previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     data = work / "built"
@@ -181,6 +190,8 @@ def main() -> None:
         print(json.dumps(rec["overhead"], indent=2), flush=True)
         if not args.skip_release:
             rec["release"] = release_run(url, data, work, args.per_character, args.max_new_tokens)
+        elif "release" in previous:
+            rec["release"] = previous["release"]  # --skip-release keeps the recorded release run
     print(json.dumps(rec, indent=2))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
