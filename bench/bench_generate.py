@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ def adapter_run(url: str, data: Path, out: Path, per_char: int, max_new: int, co
         per_character=(("dialogue", per_char),),
         overwrite=True,
     )
+    shutil.rmtree(out, ignore_errors=True)  # a fresh folder: a finished one would just be resumed
     t = time.perf_counter()
     rep = run_generate(spec)
     return time.perf_counter() - t, rep.tokens
