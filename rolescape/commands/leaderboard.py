@@ -12,11 +12,16 @@ def register(app: typer.Typer) -> None:
     def leaderboard(
         results: list[Path] = typer.Argument(None, help="results.json files or run folders holding one."),
         fmt: list[str] = typer.Option(
-            ["md"], "--format", "-f", help="md, latex, csv, html (repeatable or comma list)."
+            ["md"], "--format", "-f", help="md, latex, csv, html, parquet (repeatable or comma list)."
         ),
         out: Path = typer.Option(..., "--out", help="Folder for leaderboard.* and plots/."),
         allow_mixed: bool = typer.Option(
             False, "--allow-mixed", help="Compare runs of different protocol versions or datasets anyway."
+        ),
+        allow_partial_runs: bool = typer.Option(
+            False,
+            "--allow-partial-runs",
+            help="Rank runs scored under --limit/--shard beside full runs (they stay marked partial).",
         ),
         no_reported: bool = typer.Option(
             False, "--no-reported", help="Leave out the paper's reported numbers."
@@ -33,6 +38,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Overall, per-task and per-character tables with 95% intervals, ranks and significance."""
         from rich.console import Console
+        from rich.markup import escape
 
         from rolescape.leaderboard import make_leaderboard, parse_headline
 
@@ -41,6 +47,7 @@ def register(app: typer.Typer) -> None:
             out,
             formats=fmt,
             allow_mixed=allow_mixed,
+            allow_partial_runs=allow_partial_runs,
             reported=not no_reported,
             plots=not no_plots,
             n_resamples=bootstrap,
@@ -50,18 +57,23 @@ def register(app: typer.Typer) -> None:
         )
         con = Console(highlight=False, soft_wrap=True)
         lb = res.leaderboard
-        con.print(f"{len(lb.runs)} runs, {len(lb.tasks)} tasks -> {out}")
+        con.print(f"{len(lb.runs)} runs, {len(lb.tasks)} tasks -> {out}", markup=False)
         for row in lb.overall.rows:
-            if not row.reported:
-                con.print(f"  {row.stub[0]:>2}  {row.key}")
+            if not row.reported:  # a model name is printed as text, one line, never as rich markup
+                con.print(f"  {row.stub[0]:>2}  {' '.join(row.key.splitlines())}", markup=False)
         for p in res.files:
             if p.suffix != ".png":
-                con.print(f"  wrote {p}")
+                con.print(f"  wrote {p}", markup=False)
         n_png = sum(1 for p in res.files if p.suffix == ".png")
         if n_png:
-            con.print(f"  wrote {n_png} plots in {out / 'plots'}")
+            con.print(f"  wrote {n_png} plots in {out / 'plots'}", markup=False)
         for m in lb.runset.mixed:
-            con.print(f"[yellow]warning:[/] {m}")
+            con.print("[yellow]warning:[/] " + escape(m))
+        for r in lb.runset.partial_runs:
+            con.print(
+                "[yellow]warning:[/] "
+                + escape(f"{' '.join(r.label.splitlines())} is a partial run ({r.partial_reason()})")
+            )
 
     @app.command("push-results")
     def push_results_cmd(

@@ -1,11 +1,12 @@
-"""Leaderboards from results files: tables (Markdown, LaTeX, CSV, HTML), plots, and Hub upload.
+"""Leaderboards from results files: tables (Markdown, LaTeX, CSV, parquet, HTML), plots, and Hub upload.
 
 From Python:
 
     from rolescape.leaderboard import make_leaderboard
     make_leaderboard(["runs/a", "runs/b/results.json"], "board/", formats=["md", "html"])
 
-Heavy imports (matplotlib, huggingface_hub) happen only when plots or a push are requested.
+Heavy imports (polars, matplotlib, huggingface_hub) happen only when a leaderboard, plots or a push
+are made; the frames behind the tables are `rolescape.analysis`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ FORMATS: dict[str, tuple[str, str]] = {  # name -> (canonical, file name)
     "tex": ("latex", "leaderboard.tex"),
     "csv": ("csv", "leaderboard.csv"),
     "html": ("html", "leaderboard.html"),
+    "parquet": ("parquet", "leaderboard.parquet"),
 }
 
 
@@ -38,7 +40,9 @@ def parse_formats(values: Iterable[str] | None) -> list[str]:
             if not part:
                 continue
             if part not in FORMATS:
-                raise InputError(f"unknown format {part!r} (known: md, latex, csv, html)", where="--format")
+                raise InputError(
+                    f"unknown format {part!r} (known: md, latex, csv, html, parquet)", where="--format"
+                )
             canon = FORMATS[part][0]
             if canon not in out:
                 out.append(canon)
@@ -72,6 +76,7 @@ def make_leaderboard(
     *,
     formats: Iterable[str] | None = None,
     allow_mixed: bool = False,
+    allow_partial_runs: bool = False,
     reported: bool = True,
     plots: bool = True,
     n_resamples: int = 1000,
@@ -79,11 +84,13 @@ def make_leaderboard(
     alpha: float = 0.05,
     headline: dict[str, str] | None = None,
 ) -> LeaderboardOutput:
-    """Load, compare and write: `leaderboard.{md,tex,csv,html}` and `plots/*.png` under `out_dir`."""
+    """Load, compare and write: `leaderboard.{md,tex,csv,html,parquet}` and `plots/*.png` under `out_dir`.
+
+    A partial run (`--limit` / `--shard`) beside full runs is refused unless `allow_partial_runs`."""
     from rolescape.leaderboard import render
 
     fmts = parse_formats(formats)
-    runset = load_runs(list(results), allow_mixed=allow_mixed)
+    runset = load_runs(list(results), allow_mixed=allow_mixed, allow_partial_runs=allow_partial_runs)
     lb = build_leaderboard(
         runset,
         reported=load_reported() if reported else None,
@@ -111,7 +118,10 @@ def make_leaderboard(
     }
     for f in fmts:
         path = out / _file_name(f)
-        write_text_atomic(path, renderers[f](lb))
+        if f == "parquet":
+            write_bytes_atomic(path, render.render_parquet(lb))
+        else:
+            write_text_atomic(path, renderers[f](lb))
         written.append(path)
     return LeaderboardOutput(lb, written)
 

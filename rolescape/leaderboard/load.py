@@ -1,23 +1,37 @@
 """Load results files (or run folders) and their per-item logs, refusing what cannot be compared.
 
 Every problem a user can cause is an `InputError` naming the file: malformed JSON with line:col, the
-first schema field that fails, a truncated items.jsonl line, an empty set, or runs from different
-protocol versions / dataset manifests (unless `allow_mixed`).
+first schema field that fails, a NaN or infinite number (with its field path), a truncated
+items.jsonl line, an empty set, runs from different protocol versions / dataset manifests (unless
+`allow_mixed`), or a partial run (`--limit` / `--shard`) beside full runs (unless
+`allow_partial_runs`).
+
+For the leaderboard, items.jsonl is validated in one pass by pydantic-core against the same schema as
+`ItemScore` and kept as a small long polars frame (task, character, item_id, metric, value); only
+when that pass fails is the file re-read line by line, to name the line and field at fault.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NotRequired
 
-from pydantic import ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs this one on Python 3.11
 
 from rolescape.errors import InputError
 from rolescape.io import read_jsonl
 from rolescape.schemas.results import ItemScore, Results
 
+if TYPE_CHECKING:
+    import polars as pl
+
 RESULTS_NAME = "results.json"
+PARTIAL_MARK = " (partial)"  # appended to the label of a run scored under --limit or --shard
 
 
 @dataclass
@@ -29,6 +43,23 @@ class Run:
     results: Results
     items: dict[tuple[str, str], ItemScore] | None = None
     items_note: str | None = None
+    # the leaderboard's form of the same log: (task, character, item_id, metric, value), last line wins
+    item_frame: pl.DataFrame | None = None
+
+    @property
+    def has_items(self) -> bool:
+        return self.items is not None or self.item_frame is not None
+
+    @property
+    def partial(self) -> bool:
+        """Scored on a subset of the items (`--limit` or `--shard`): not comparable to a full run."""
+        r = self.results
+        return bool(r.partial) or r.limit is not None or r.shard is not None
+
+    def partial_reason(self) -> str:
+        r = self.results
+        parts = [f"--limit {r.limit}" if r.limit is not None else "", f"--shard {r.shard}" if r.shard else ""]
+        return ", ".join(p for p in parts if p) or "a subset of the items"
 
     @property
     def protocol_version(self) -> str:
@@ -40,15 +71,20 @@ class Run:
 
     def item_values(self, task: str, metric: str) -> dict[str, float]:
         """Item id -> value of `metric` on `task` (items where it does not apply are left out)."""
+        if self.item_frame is not None:
+            import polars as pl
+
+            f = self.item_frame.filter(
+                (pl.col("task") == task) & (pl.col("metric") == metric) & pl.col("value").is_not_null()
+            )
+            return dict(zip(f["item_id"].to_list(), f["value"].to_list(), strict=True))
         if self.items is None:
             return {}
-        out: dict[str, float] = {}
-        for (t, iid), s in self.items.items():
-            if t == task:
-                v = s.metrics.get(metric)
-                if v is not None:
-                    out[iid] = float(v)
-        return out
+        return {
+            iid: float(v)
+            for (t, iid), s in self.items.items()
+            if t == task and (v := s.metrics.get(metric)) is not None
+        }
 
 
 @dataclass
@@ -67,6 +103,10 @@ class RunSet:
     @property
     def profiles(self) -> list[str]:
         return sorted({r.results.config.profile for r in self.runs})
+
+    @property
+    def partial_runs(self) -> list[Run]:
+        return [r for r in self.runs if r.partial]
 
 
 def resolve_results_path(p: str | Path) -> Path:
@@ -89,6 +129,32 @@ def _schema_error(e: ValidationError) -> str:
     return f"schema: field {loc}: {first['msg']}{more}"
 
 
+def non_finite_path(obj: Any, prefix: str = "") -> str | None:
+    """The dotted path of the first NaN or +-Infinity in a parsed JSON value (json.loads accepts them)."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else (prefix or "(top level)")
+    if isinstance(obj, dict):
+        items: Any = obj.items()
+    elif isinstance(obj, list):
+        items = enumerate(obj)
+    else:
+        return None
+    for k, v in items:
+        if (found := non_finite_path(v, f"{prefix}.{k}" if prefix else str(k))) is not None:
+            return found
+    return None
+
+
+def _refuse_non_finite(obj: Any, path: Path, where: str | None = None) -> None:
+    bad = non_finite_path(obj)
+    if bad is not None:
+        raise InputError(
+            f"schema: field {bad}: NaN or infinite number (only finite numbers can be ranked)",
+            path=path,
+            where=where,
+        )
+
+
 def load_results(path: str | Path) -> Results:
     path = resolve_results_path(path)
     try:
@@ -104,6 +170,7 @@ def load_results(path: str | Path) -> Results:
         raise InputError(f"malformed JSON: {e.msg}{hint}", path=path, where=f"{e.lineno}:{e.colno}") from None
     if not isinstance(obj, dict):
         raise InputError(f"schema: expected a JSON object, found {type(obj).__name__}", path=path)
+    _refuse_non_finite(obj, path)
     try:
         return Results.model_validate(obj)
     except ValidationError as e:
@@ -113,23 +180,93 @@ def load_results(path: str | Path) -> Results:
 def load_items(path: Path) -> dict[tuple[str, str], ItemScore]:
     """Per-item scores; a later line for the same (task, id) replaces an earlier one (resumed runs)."""
     out: dict[tuple[str, str], ItemScore] = {}
-    for lineno, obj in read_jsonl(path):
-        try:
-            s = ItemScore.model_validate(obj)
-        except ValidationError as e:
-            raise InputError(_schema_error(e), path=path, where=str(lineno)) from None
-        out[(s.task, s.id)] = s
+    try:
+        for lineno, obj in read_jsonl(path):
+            _refuse_non_finite(obj, path, str(lineno))
+            try:
+                s = ItemScore.model_validate(obj)
+            except ValidationError as e:
+                raise InputError(_schema_error(e), path=path, where=str(lineno)) from None
+            out[(s.task, s.id)] = s
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text (byte {e.start})", path=path) from None
     return out
 
 
-def load_run(path: str | Path, *, with_items: bool = True) -> Run:
+@with_config(ConfigDict(extra="forbid", allow_inf_nan=False))
+class _ItemLine(TypedDict):
+    """ItemScore's fields and types, for one-pass validation of a whole log by pydantic-core."""
+
+    id: str
+    task: str
+    character: str
+    key: str
+    metrics: dict[str, float | None]
+    info: NotRequired[dict[str, str | int | float | bool | None]]
+
+
+@cache
+def _lines_adapter() -> TypeAdapter[list[_ItemLine]]:
+    return TypeAdapter(list[_ItemLine])
+
+
+ITEM_FRAME_SCHEMA: dict[str, str] = {  # column -> polars dtype name, documented in rolescape.analysis
+    "task": "String",
+    "character": "String",
+    "item_id": "String",
+    "metric": "String",
+    "value": "Float64",
+}
+
+
+def load_item_frame(path: Path) -> pl.DataFrame:
+    """items.jsonl as a long frame, one row per (item, metric); a later line for an item replaces an
+    earlier one. `value` is null where the metric does not apply. Any problem is reported by
+    `load_items`, which names the line."""
+    import polars as pl
+
+    raw = path.read_bytes()
+    lines = [ln for ln in raw.split(b"\n") if ln.strip()]
+    try:
+        rows: list[Any] = list(_lines_adapter().validate_json(b"[" + b",".join(lines) + b"]"))
+    except ValidationError:
+        rows = []
+    # one object per line, exactly: joining lines with commas must not let a line hold two items
+    one_each = len(rows) == len(lines) and all(
+        ln.strip()[:1] == b"{" and ln.strip()[-1:] == b"}" for ln in lines
+    )
+    if not one_each:
+        rows = [s.model_dump() for s in load_items(path).values()]  # raises, naming the line
+    import numpy as np
+
+    last = list({(r["task"], r["id"]): r for r in rows}.values())
+    base = pl.DataFrame(
+        {
+            "task": [r["task"] for r in last],
+            "character": [r["character"] for r in last],
+            "item_id": [r["id"] for r in last],
+        },
+        schema={"task": pl.String, "character": pl.String, "item_id": pl.String},
+    )
+    repeat = np.repeat(np.arange(len(last)), [len(r["metrics"]) for r in last])
+    return base[repeat].with_columns(
+        metric=pl.Series([m for r in last for m in r["metrics"]], dtype=pl.String),
+        value=pl.Series([v for r in last for v in r["metrics"].values()], dtype=pl.Float64),
+    )
+
+
+def load_run(path: str | Path, *, with_items: bool = True, as_frame: bool = False) -> Run:
+    """One run; its per-item log as `ItemScore`s (`items`), or with `as_frame` as a polars frame."""
     rpath = resolve_results_path(path)
     res = load_results(rpath)
     run = Run(label=res.model_name, path=rpath, results=res)
     if with_items:
         ipath = rpath.parent / res.items_file
         if ipath.is_file():
-            run.items = load_items(ipath)
+            if as_frame:
+                run.item_frame = load_item_frame(ipath)
+            else:
+                run.items = load_items(ipath)
         else:
             run.items_note = f"{ipath.name} not found beside {rpath.name}: no significance tests for this run"
     return run
@@ -155,11 +292,29 @@ def _unique_labels(runs: list[Run]) -> None:
                 r.label = f"{name} #{i}"
 
 
-def load_runs(paths: list[str | Path], *, allow_mixed: bool = False, with_items: bool = True) -> RunSet:
+def load_runs(
+    paths: list[str | Path],
+    *,
+    allow_mixed: bool = False,
+    with_items: bool = True,
+    allow_partial_runs: bool = False,
+) -> RunSet:
+    """Load and check that the runs can be ranked together; partial runs get `PARTIAL_MARK` in their label."""
     if not paths:
         raise InputError("no results given: pass one or more results.json files or run folders")
-    runs = [load_run(p, with_items=with_items) for p in paths]
+    runs = [load_run(p, with_items=with_items, as_frame=True) for p in paths]
+    partial = [r for r in runs if r.partial]
+    if partial and len(partial) < len(runs) and not allow_partial_runs:
+        r = partial[0]
+        more = f" (and {len(partial) - 1} more)" if len(partial) > 1 else ""
+        raise InputError(
+            f"partial run ({r.partial_reason()}){more} cannot be ranked beside full runs; "
+            "pass --allow-partial-runs to rank it anyway (it is marked partial)",
+            path=r.path,
+        )
     _unique_labels(runs)
+    for r in partial:
+        r.label += PARTIAL_MARK
     rs = RunSet(sorted(runs, key=lambda r: r.label))  # outputs do not depend on the order of arguments
     mixed: list[str] = []
     for what, values, get in (

@@ -27,6 +27,12 @@ PALETTE = (
 )
 
 
+def mpl_text(s: str) -> str:
+    """Text for a matplotlib label or title: a `$` is literal, never the start of mathtext (a model
+    called `a$b$` would otherwise be parsed as math, and `$\\x$` would crash the plot)."""
+    return s.replace("$", r"\$")
+
+
 def _plt() -> Any:
     try:
         import matplotlib
@@ -81,8 +87,8 @@ def _bars(ax: Any, lb: Leaderboard, task: str, metric: str, labels: list[str]) -
             color="#333333",
         )
     ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
-    ax.set_title(f"{TASK_TITLES.get(task, task)}\n{metric}", fontsize=8)
+    ax.set_xticklabels([mpl_text(x) for x in labels], rotation=30, ha="right", fontsize=7)
+    ax.set_title(mpl_text(f"{TASK_TITLES.get(task, task)}\n{metric}"), fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
 
@@ -113,10 +119,12 @@ def task_plot(lb: Leaderboard, table: Table, labels: list[str]) -> bytes:
     for k, ax in enumerate(axes.flat):
         if k < len(metrics):
             _bars(ax, lb, task, metrics[k], labels)
-            ax.set_title(metrics[k], fontsize=8)
+            ax.set_title(mpl_text(metrics[k]), fontsize=8)
         else:
             ax.axis("off")
-    fig.suptitle(f"{TASK_TITLES.get(task, task)}: every metric (95% bootstrap interval)", fontsize=10)
+    fig.suptitle(
+        mpl_text(f"{TASK_TITLES.get(task, task)}: every metric (95% bootstrap interval)"), fontsize=10
+    )
     fig.tight_layout()
     return _png(fig)
 
@@ -134,9 +142,9 @@ def character_heatmap(lb: Leaderboard, table: Table) -> bytes:
     masked = np.ma.masked_invalid(data)
     im = ax.imshow(masked, aspect="auto", cmap="viridis")
     ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
+    ax.set_xticklabels([mpl_text(x) for x in labels], rotation=30, ha="right", fontsize=7)
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([r.stub[0] for r in rows], fontsize=7)
+    ax.set_yticklabels([mpl_text(r.stub[0]) for r in rows], fontsize=7)
     finite = data[np.isfinite(data)]
     mid = float(finite.mean()) if finite.size else 0.0
     for i in range(data.shape[0]):
@@ -154,7 +162,7 @@ def character_heatmap(lb: Leaderboard, table: Table) -> bytes:
     fig.colorbar(im, ax=ax, fraction=0.04)
     metric = table.columns[0].metric if table.columns else ""
     task = table.columns[0].task if table.columns else ""
-    ax.set_title(f"{TASK_TITLES.get(task or '', task)}: {metric} per character", fontsize=9)
+    ax.set_title(mpl_text(f"{TASK_TITLES.get(task or '', task)}: {metric} per character"), fontsize=9)
     fig.tight_layout()
     return _png(fig)
 
@@ -174,4 +182,4 @@ def make_plots(lb: Leaderboard) -> dict[str, bytes]:
     return out
 
 
-__all__ = ["make_plots", "overview", "task_plot", "character_heatmap"]
+__all__ = ["character_heatmap", "make_plots", "mpl_text", "overview", "task_plot"]

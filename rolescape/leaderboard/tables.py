@@ -1,19 +1,26 @@
 """The leaderboard as format-independent tables: overall, per task, per character.
 
 Each cell keeps its number, interval, rank, best flag and paired-bootstrap result; the renderers in
-`render.py` only format. Nothing here depends on file paths or time, so outputs are deterministic.
+`render.py` only format. Ranks, best marks, mean ranks and the inputs of the paired bootstrap are
+computed on the polars frames of `rolescape.analysis` (rank over a window, group-by, pivot). Nothing
+here depends on file paths or time, so outputs are deterministic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rolescape.leaderboard.load import Run, RunSet
+from rolescape.leaderboard.metricinfo import HEADLINE_PREFERENCE, headline_metric, lower_is_better  # noqa: F401
 from rolescape.leaderboard.reported import ReportedNumber, ReportedSet
-from rolescape.leaderboard.significance import PairedResult, comparison_seed, paired_bootstrap
+from rolescape.leaderboard.significance import PairedResult, comparison_seed, tests_against_best
 from rolescape.schemas.results import MetricSummary
 from rolescape.schemas.tasks import TASKS
+
+if TYPE_CHECKING:
+    import polars as pl
 
 TASK_TITLES: dict[str, str] = {
     "roleplay": "Role-play (T2T2I)",
@@ -25,26 +32,6 @@ TASK_TITLES: dict[str, str] = {
     "memorization": "Memorization",
     "personality": "Personality",
 }
-
-# The metric that represents a task in the overall table and the per-character breakdown: the first
-# one present in any run wins; otherwise the alphabetically first metric with a value.
-HEADLINE_PREFERENCE: dict[str, tuple[str, ...]] = {
-    "roleplay": ("clip_i", "dino", "face_sim", "effnet_i", "dlib_face_sim", "xmodal", "ref_sim", "style_acc"),
-    "t2i": ("clip_i", "dino", "face_sim", "effnet_i", "dlib_face_sim", "clip_t"),
-    "t2i_vqa": ("vqa", "paper_reward", "paper_vqa", "clip_t", "clip_i", "dino", "effnet_i"),
-    "knowledge_mcq": ("mcq_acc", "mcq_kappa"),
-    "visual_mcq": ("mcq_acc", "mcq_kappa"),
-    "dialogue": ("ref_sim", "style_acc", "rouge_l"),
-    "memorization": ("judge_memorization", "persona_sim", "style_acc", "style_p"),
-    "personality": ("judge_personality", "style_acc", "style_p", "persona_sim"),
-}
-
-_LOWER_BETTER_SUFFIXES = ("no_face", "_unparsed", "_unparseable", "_failures")
-
-
-def lower_is_better(metric: str) -> bool:
-    """Rates of failure (no face found, unparsed answer, judge failure) are better low; scores high."""
-    return metric.startswith("no_") or metric.endswith(_LOWER_BETTER_SUFFIXES) or metric == "missing"
 
 
 def fmt_num(v: float, digits: int) -> str:
@@ -133,11 +120,6 @@ def _summary(run: Run, task: str, metric: str) -> MetricSummary | None:
     return tr.metrics.get(metric) if tr else None
 
 
-def _mean(run: Run, task: str, metric: str) -> float | None:
-    s = _summary(run, task, metric)
-    return None if s is None else s.mean
-
-
 def task_metrics(runs: Iterable[Run], task: str) -> list[str]:
     names: set[str] = set()
     for r in runs:
@@ -148,13 +130,9 @@ def task_metrics(runs: Iterable[Run], task: str) -> list[str]:
 
 
 def pick_headline(runs: list[Run], task: str, overrides: dict[str, str] | None = None) -> str | None:
-    present = task_metrics(runs, task)
     if overrides and task in overrides:
         return overrides[task]
-    for m in HEADLINE_PREFERENCE.get(task, ()):
-        if m in present:
-            return m
-    return present[0] if present else None
+    return headline_metric(task, task_metrics(runs, task))
 
 
 def column_digits(values: Iterable[float | None]) -> int:
@@ -162,13 +140,22 @@ def column_digits(values: Iterable[float | None]) -> int:
     return 3 if not vals or max(vals) <= 1.5 else 2
 
 
+def _signed(col: str, lower: pl.Expr | bool) -> pl.Expr:
+    """A column where smaller is better, so that every rank is ascending ("min": ties share the better)."""
+    import polars as pl
+
+    return pl.when(lower).then(pl.col(col)).otherwise(-pl.col(col))
+
+
 def competition_ranks(values: dict[str, float | None], lower_better: bool) -> dict[str, int]:
     """1 = best; ties share the better rank ("1, 1, 3")."""
-    present = {k: v for k, v in values.items() if v is not None}
-    out: dict[str, int] = {}
-    for k, v in present.items():
-        out[k] = 1 + sum(1 for w in present.values() if (w < v if lower_better else w > v))
-    return out
+    import polars as pl
+
+    f = pl.DataFrame(
+        {"k": list(values), "v": list(values.values())}, schema={"k": pl.String, "v": pl.Float64}
+    )
+    f = f.drop_nulls("v").with_columns(r=_signed("v", lower_better).rank("min").cast(pl.Int64))
+    return dict(zip(f["k"].to_list(), f["r"].to_list(), strict=True))
 
 
 class _Builder:
@@ -182,7 +169,10 @@ class _Builder:
         alpha: float,
         headline_overrides: dict[str, str] | None,
     ):
-        self.rs = runset
+        import polars as pl
+
+        from rolescape.analysis.frames import items_frame, results_frame, skipped_frame
+
         self.runs = runset.runs
         self.reported = reported
         self.n_resamples = n_resamples
@@ -190,122 +180,129 @@ class _Builder:
         self.alpha = alpha
         self.tests: dict[tuple[str, str, str], PairedResult | None] = {}
         self.best: dict[tuple[str, str], str] = {}
-        self.tasks = [t for t in TASKS if any(t in r.results.tasks for r in self.runs)]
-        extra = sorted({t for r in self.runs for t in r.results.tasks} - set(TASKS))
-        self.tasks += extra
-        self.headline = {t: h for t in self.tasks if (h := pick_headline(self.runs, t, headline_overrides))}
+        present = {t for r in self.runs for t in r.results.tasks}
+        self.tasks = [t for t in TASKS if t in present] + sorted(present - set(TASKS))
+        frame = results_frame(self.runs)
+        self.per_char = frame.filter(pl.col("character").is_not_null())
+        macro = frame.filter(pl.col("character").is_null())
+        metrics = sorted(set(macro["metric"].to_list()))
+        lower = pl.DataFrame({"metric": metrics, "lower": [lower_is_better(m) for m in metrics]})
+        # one rank per (task, metric) column over all runs: 1 = best, ties share the better rank
+        self.ranked = macro.join(lower, on="metric", how="left").with_columns(
+            rank=_signed("mean", pl.col("lower")).rank("min").over("task", "metric").cast(pl.Int64)
+        )
+        valued = self.ranked.drop_nulls("mean").group_by("task").agg(pl.col("metric").unique())
+        self.metrics = {t: sorted(ms) for t, ms in valued.iter_rows()}
+        overrides = headline_overrides or {}
+        self.headline = {
+            t: h
+            for t in self.tasks
+            if (h := overrides.get(t) or headline_metric(t, self.metrics.get(t, ()))) is not None
+        }
+        self.largest = {
+            (t, m): v
+            for t, m, v in self.ranked.group_by("task", "metric").agg(pl.col("mean").abs().max()).iter_rows()
+        }
+        self.columns: dict[tuple[str, str], dict[str, Cell]] = {}
+        self.items = items_frame(self.runs)
+        self.skipped = skipped_frame(self.runs)
         self.reported_shown: list[ReportedNumber] = []
+
+    def digits(self, task: str, metric: str) -> int:
+        rep = self.reported.lookup(task, metric) if self.reported else None
+        return column_digits([self.largest.get((task, metric)), rep.value if rep else None])
 
     # -- one metric column over all runs ---------------------------------------------------------------
     def metric_cells(self, task: str, metric: str) -> dict[str, Cell]:
-        lower = lower_is_better(metric)
-        means = {r.label: _mean(r, task, metric) for r in self.runs}
-        ranks = competition_ranks(means, lower)
-        rep = self.reported.lookup(task, metric) if self.reported else None
-        digits = column_digits([*means.values(), rep.value if rep else None])
-        cells: dict[str, Cell] = {}
-        for r in self.runs:
-            s = _summary(r, task, metric)
-            if s is None or s.mean is None:
-                cells[r.label] = Cell(digits=digits, n=s.n if s else None)
-                continue
-            cells[r.label] = Cell(
-                value=s.mean,
-                lo=s.ci_low,
-                hi=s.ci_high,
+        if (task, metric) in self.columns:
+            return self.columns[(task, metric)]
+        import polars as pl
+
+        digits = self.digits(task, metric)
+        col = self.ranked.filter((pl.col("task") == task) & (pl.col("metric") == metric))
+        cells = {r.label: Cell(digits=digits) for r in self.runs}
+        for row in col.iter_rows(named=True):
+            cells[row["run"]] = Cell(
+                value=row["mean"],
+                lo=row["ci_low"] if row["mean"] is not None else None,
+                hi=row["ci_high"] if row["mean"] is not None else None,
                 digits=digits,
-                n=s.n,
-                rank=ranks.get(r.label),
-                best=ranks.get(r.label) == 1,
+                n=row["n"],
+                rank=row["rank"],
+                best=row["rank"] == 1,
             )
-        if ranks:
-            best_label = sorted(k for k, v in ranks.items() if v == 1)[0]
-            self.best[(task, metric)] = best_label
-            best_run = next(r for r in self.runs if r.label == best_label)
-            for r in self.runs:
-                c = cells[r.label]
-                if r.label == best_label or c.value is None:
-                    continue
-                c.test = self.test(task, metric, best_run, r)
-                c.significant = c.test is not None and c.test.p_value < self.alpha
+        best = col.filter(pl.col("rank") == 1)["run"].min()
+        if best is not None:
+            self.best[(task, metric)] = str(best)
+            self.significance(task, metric, str(best), cells)
+        self.columns[(task, metric)] = cells
         return cells
 
-    def test(self, task: str, metric: str, best: Run, other: Run) -> PairedResult | None:
-        key = (task, metric, other.label)
-        if key not in self.tests:
-            res = None
-            if best.items is not None and other.items is not None:
-                chars = {iid: s.character for (t, iid), s in (best.items | other.items).items() if t == task}
-                res = paired_bootstrap(
-                    best.item_values(task, metric),
-                    other.item_values(task, metric),
-                    chars,
-                    n_resamples=self.n_resamples,
-                    seed=comparison_seed(self.seed, task, metric, best.label, other.label),
-                )
-            self.tests[key] = res
-        return self.tests[key]
+    def significance(self, task: str, metric: str, best: str, cells: dict[str, Cell]) -> None:
+        """Paired bootstrap of the best run against every other run with a value."""
+        import polars as pl
 
-    def reported_cell(self, task: str, metric: str, digits: int) -> Cell:
-        rep = self.reported.lookup(task, metric) if self.reported else None
-        if rep is None:
-            return Cell(digits=digits)
-        if rep not in self.reported_shown:
-            self.reported_shown.append(rep)
-        return Cell(value=rep.value, digits=digits)
+        part = self.items.filter(
+            (pl.col("task") == task) & (pl.col("metric") == metric) & pl.col("value").is_not_null()
+        )
+        others = [label for label, c in cells.items() if label != best and c.value is not None]
+        seeds = {o: comparison_seed(self.seed, task, metric, best, o) for o in others}
+        for label, res in tests_against_best(part, best, seeds, n_resamples=self.n_resamples).items():
+            self.tests[(task, metric, label)] = cells[label].test = res
+            cells[label].significant = res is not None and res.p_value < self.alpha
 
     def reported_row(self, columns: list[Column], stub_width: int, lead: list[Cell]) -> Row | None:
         if self.reported is None:
             return None
         cells = list(lead)
-        any_value = False
         for col in columns[len(lead) :]:
-            if col.task is None or col.metric is None:
+            rep = self.reported.lookup(col.task, col.metric) if col.task and col.metric else None
+            if rep is not None and col.task and col.metric:
+                if rep not in self.reported_shown:
+                    self.reported_shown.append(rep)
+                cells.append(Cell(value=rep.value, digits=self.digits(col.task, col.metric)))
+            else:
                 cells.append(Cell())
-                continue
-            digits = column_digits(
-                [_mean(r, col.task, col.metric) for r in self.runs]
-                + [rep.value if (rep := self.reported.lookup(col.task, col.metric)) else None]
-            )
-            c = self.reported_cell(col.task, col.metric, digits)
-            any_value |= c.value is not None
-            cells.append(c)
-        if not any_value:
+        if all(c.value is None for c in cells[len(lead) :]):
             return None
         stub = ["—"] * (stub_width - 1) + [self.reported.label]
         return Row(key="__reported__", stub=stub, cells=cells, reported=True)
 
     # -- tables ----------------------------------------------------------------------------------------
     def overall(self) -> Table:
+        import polars as pl
+
         cols = [Column(title=t, sub=m, task=t, metric=m) for t, m in self.headline.items()]
-        per_col = {
-            (c.task, c.metric): self.metric_cells(c.task, c.metric) for c in cols if c.task and c.metric
-        }
+        per_col = {(t, m): self.metric_cells(t, m) for t, m in self.headline.items()}
         # Overall rule: rank every run on the tasks that all runs were scored on (the shared tasks), so
         # a run is never left unranked just because it skips a task others answered; columns outside
         # the shared set are shown but do not count. No shared task -> no overall rank.
-        shared = [
-            c for c in cols if all(per_col[(c.task, c.metric)][r.label].rank is not None for r in self.runs)
-        ]
-        mean_rank: dict[str, float | None] = {}
-        n_tasks: dict[str, int] = {}
-        for r in self.runs:
-            n_tasks[r.label] = sum(per_col[(c.task, c.metric)][r.label].rank is not None for c in cols)
-            got = [x for c in shared if (x := per_col[(c.task, c.metric)][r.label].rank) is not None]
-            mean_rank[r.label] = sum(got) / len(got) if got else None
+        heads = pl.DataFrame(
+            {"task": list(self.headline), "metric": list(self.headline.values())},
+            schema={"task": pl.String, "metric": pl.String},
+        )
+        ranked = self.ranked.join(heads, on=["task", "metric"]).drop_nulls("rank")
+        ranked = ranked.with_columns(shared=pl.len().over("task", "metric") == len(self.runs))
+        shared_keys = set(ranked.filter("shared").select("task", "metric").unique().iter_rows())
+        shared = [c for c in cols if (c.task, c.metric) in shared_keys]
+        per_run = ranked.group_by("run").agg(
+            n_tasks=pl.len(), mean_rank=pl.col("rank").filter(pl.col("shared")).mean()
+        )
+        n_tasks = {r.label: 0 for r in self.runs} | dict(per_run.select("run", "n_tasks").iter_rows())
+        mean_rank: dict[str, float | None] = {r.label: None for r in self.runs}
+        mean_rank |= dict(per_run.select("run", "mean_rank").iter_rows())
         overall_rank = competition_ranks(mean_rank, lower_better=True)
         rows: list[Row] = []
         for r in self.runs:
-            cells = [per_col[(c.task, c.metric)][r.label] for c in cols]
-            mr = mean_rank[r.label]
-            cells.append(Cell(value=mr, digits=2, best=overall_rank.get(r.label) == 1))
+            cells = [per_col[(c.task, c.metric)][r.label] for c in cols if c.task and c.metric]
+            cells.append(Cell(value=mean_rank[r.label], digits=2, best=overall_rank.get(r.label) == 1))
             rk = overall_rank.get(r.label)
             rows.append(Row(key=r.label, stub=[str(rk) if rk else "—", r.label], cells=cells))
         rows.sort(
             key=lambda row: (
                 overall_rank.get(row.key) is None,
                 overall_rank.get(row.key, 0),
-                mean_rank[row.key] if mean_rank[row.key] is not None else 1e9,
+                mr if (mr := mean_rank[row.key]) is not None else 1e9,
                 row.key,
             )
         )
@@ -319,22 +316,17 @@ class _Builder:
             "interval; rank 1 (bold) is the best run."
         ]
         partial = sorted(k for k, n in n_tasks.items() if n < len(cols))
-        if partial and shared:
-            left_out = [c.title for c in cols if c not in shared]
+        missing = ", ".join(f"{k} ({n_tasks[k]}/{len(cols)} tasks)" for k in partial)
+        if partial:
+            left_out = ", ".join(str(c.title) for c in cols if c not in shared)
             notes.append(
-                "Runs cover different tasks, so rank and mean rank use only the tasks every run was "
-                f"scored on: {', '.join(str(c.title) for c in shared)}; "
-                f"{', '.join(str(t) for t in left_out)} are shown but not counted. "
-                "Runs missing a task: "
-                + ", ".join(f"{k} ({n_tasks[k]}/{len(cols)} tasks)" for k in partial)
-                + "."
-            )
-        elif partial:
-            notes.append(
-                "No task was scored for every run, so there is no overall rank; compare runs per task. "
-                "Runs missing a task: "
-                + ", ".join(f"{k} ({n_tasks[k]}/{len(cols)} tasks)" for k in partial)
-                + "."
+                (
+                    "Runs cover different tasks, so rank and mean rank use only the tasks every run was "
+                    f"scored on: {', '.join(str(c.title) for c in shared)}; {left_out} are shown but not counted. "
+                    if shared
+                    else "No task was scored for every run, so there is no overall rank; compare runs per task. "
+                )
+                + f"Runs missing a task: {missing}."
             )
         return Table(
             key="overall",
@@ -348,7 +340,7 @@ class _Builder:
 
     def task_table(self, task: str) -> Table:
         head = self.headline.get(task)
-        metrics = task_metrics(self.runs, task)
+        metrics = self.metrics.get(task, [])
         if head in metrics:
             metrics = [head] + [m for m in metrics if m != head]
         per_metric = {m: self.metric_cells(task, m) for m in metrics}
@@ -363,13 +355,8 @@ class _Builder:
                 continue
             cov = Cell(text=f"{100 * tr.coverage:.0f}%")
             rk = head_rank.get(r.label)
-            rows.append(
-                Row(
-                    key=r.label,
-                    stub=[str(rk) if rk else "—", r.label],
-                    cells=[cov] + [per_metric[m][r.label] for m in metrics],
-                )
-            )
+            cells = [cov] + [per_metric[m][r.label] for m in metrics]
+            rows.append(Row(key=r.label, stub=[str(rk) if rk else "—", r.label], cells=cells))
         rows.sort(key=lambda row: (head_rank.get(row.key) is None, head_rank.get(row.key) or 0, row.key))
         rep = self.reported_row(cols, 2, [Cell()])
         if rep is not None:
@@ -387,16 +374,7 @@ class _Builder:
             for f in sorted(floors):
                 shown = ", ".join(f"{k} {fmt_num(v, 3)}" for k, v in f)
                 notes.append(f"Floors of {m} (answering without reading the question): {shown}.")
-        skipped: dict[tuple[str, str], set[str]] = {}
-        for r in self.runs:
-            for sk in r.results.skipped:
-                if sk.task in (task, "*"):
-                    skipped.setdefault((sk.metric, sk.reason), set()).add(r.label)
-        grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-        for (metric, reason), labels in sorted(skipped.items()):
-            grouped.setdefault((reason, tuple(sorted(labels))), []).append(metric)
-        for (reason, labels), names in sorted(grouped.items(), key=lambda kv: kv[1]):
-            notes.append(f"Skipped {', '.join(names)} ({', '.join(labels)}): {reason}")
+        notes += self.skipped_notes(task)
         return Table(
             key=f"task-{task}",
             title=TASK_TITLES.get(task, task),
@@ -408,34 +386,44 @@ class _Builder:
             task=task,
         )
 
+    def skipped_notes(self, task: str) -> list[str]:
+        """One note per (reason, runs): the metrics skipped for that reason by exactly those runs."""
+        import polars as pl
+
+        sk = self.skipped.filter(pl.col("task").is_in([task, "*"]))
+        by_metric = sk.group_by("metric", "reason").agg(pl.col("run").unique().sort())
+        groups = by_metric.group_by("reason", "run").agg(pl.col("metric").sort())
+        out = sorted(groups.iter_rows(), key=lambda g: (g[2], g[0]))
+        return [f"Skipped {', '.join(m)} ({', '.join(runs)}): {why}" for why, runs, m in out]
+
     def character_table(self, task: str, order: list[str]) -> Table | None:
+        import polars as pl
+
         metric = self.headline.get(task)
         if metric is None:
             return None
         runs = sorted((r for r in self.runs if task in r.results.tasks), key=lambda r: order.index(r.label))
-        summaries = {r.label: _summary(r, task, metric) for r in runs}
-        chars = sorted({c for s in summaries.values() if s for c in s.per_character})
-        if not chars:
+        pc = self.per_char.filter((pl.col("task") == task) & (pl.col("metric") == metric))
+        if pc.is_empty():
             return None
         lower = lower_is_better(metric)
-        digits = column_digits(v for s in summaries.values() if s for v in s.per_character.values())
+        digits = column_digits(pc["mean"].to_list())
+        pc = pc.with_columns(rank=_signed("mean", lower).rank("min").over("character").cast(pl.Int64))
+        got = {
+            (row[0], row[1]): (row[2], row[3])
+            for row in pc.select("character", "run", "mean", "rank").iter_rows()
+        }
+        macro = self.metric_cells(task, metric)
         rows: list[Row] = []
-        for ch in [*chars, "__mean__"]:
-            vals = {}
+        for ch in sorted(set(pc["character"].to_list())):
+            cells = []
             for r in runs:
-                s = summaries[r.label]
-                if s is None:
-                    vals[r.label] = None
-                else:
-                    vals[r.label] = s.mean if ch == "__mean__" else s.per_character.get(ch)
-            ranks = competition_ranks(vals, lower)
-            cells = [
-                Cell(
-                    value=vals[r.label], digits=digits, rank=ranks.get(r.label), best=ranks.get(r.label) == 1
-                )
-                for r in runs
-            ]
-            rows.append(Row(key=ch, stub=["Macro mean" if ch == "__mean__" else ch], cells=cells))
+                v, rk = got.get((ch, r.label), (None, None))
+                cells.append(Cell(value=v, digits=digits, rank=rk, best=rk == 1))
+            rows.append(Row(key=ch, stub=[ch], cells=cells))
+        mean_cells = [Cell(value=macro[r.label].value, digits=digits, rank=macro[r.label].rank,
+                           best=macro[r.label].rank == 1) for r in runs]  # fmt: skip
+        rows.append(Row(key="__mean__", stub=["Macro mean"], cells=mean_cells))
         cols = [Column(title=r.label, task=task, metric=metric) for r in runs]
         return Table(
             key=f"chars-{task}",
@@ -481,6 +469,11 @@ def build_leaderboard(
             f"Runs use different profiles ({', '.join(runset.profiles)}): a metric name can mean a "
             "different model."
         )
+    notes += [
+        f"{r.label}: a partial run, scored on a subset of the items ({r.partial_reason()}): its numbers "
+        "are not comparable to a full run's."
+        for r in runset.partial_runs
+    ]
     notes += [f"{r.label}: {r.items_note}." for r in runset.runs if r.items_note]
     hidden: list[ReportedNumber] = []
     if reported is not None:

@@ -102,6 +102,10 @@ class Results(_Open):
     tasks: dict[str, TaskResult]
     skipped: list[SkippedMetric] = Field(default_factory=list)
     items_file: str = "items.jsonl"
+    # issue 15: a run restricted by --limit / --shard says so (old results files have none of these)
+    limit: int | None = Field(None, description="--limit: items per task the run was restricted to")
+    shard: str | None = Field(None, description="--shard i/n: the slice of the items this run scored")
+    partial: bool = Field(False, description="true when --limit or --shard restricted the items")
     problems: list[str] = Field(default_factory=list,
                                 description="invalid prediction lines left out under --allow-partial")
     generation: dict[str, Any] | None = Field(
