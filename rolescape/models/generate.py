@@ -311,7 +311,7 @@ def _answer_batch(
             if it["id"] not in todo:
                 continue
             row = {"id": it["id"], "seed": creq.seed, "prompt_sha256": creq.prompt.sha256}
-            row["reply"] = redact(cans.text, limit=2000)
+            row["reply"] = redact(cans.text, env=_key_envs(adapter), limit=2000)
             if cans.choice is not None:
                 row["choice"] = cans.choice
             else:
@@ -358,7 +358,8 @@ def _answer_batch(
         tokens += tans.tokens or 0
         if it["id"] not in todo:
             continue
-        row = {"id": it["id"], "seed": treq.seed, "prompt_sha256": treq.prompt.sha256, "text": tans.text}
+        text = redact(tans.text, env=_key_envs(adapter))  # a remote reply is stored: no secret in it
+        row = {"id": it["id"], "seed": treq.seed, "prompt_sha256": treq.prompt.sha256, "text": text}
         if tans.tokens is not None:
             row["tokens"] = tans.tokens
         if task == "roleplay":
@@ -370,6 +371,13 @@ def _answer_batch(
             )
         rows.append(row)
     return rows, tokens
+
+
+def _key_envs(adapter: ModelAdapter) -> list[str]:
+    """Environment variables holding the adapter's secrets (their values are masked in stored text)."""
+    client = getattr(adapter, "client", None)
+    env = getattr(getattr(client, "config", None), "key_env", None)
+    return [env] if isinstance(env, str) and env else []
 
 
 def _sha(text: str) -> str:
@@ -450,6 +458,10 @@ def _run(
         "complete": False,
         "partial_note": "this run has not finished: predictions.jsonl is partial",
     }
+    if settings["per_character"]:
+        record["subset"] = "only the first N items per character of: " + ", ".join(
+            f"{t} (N = {k})" for t, k in settings["per_character"].items()
+        )
     write_json_atomic(out / GENERATION, record)
     done = _read_done(out / PREDICTIONS)
     writer = _Writer(out)

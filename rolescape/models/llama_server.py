@@ -53,6 +53,17 @@ def _disable_amx() -> None:
     lc.llama_model_default_params = params
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when the process that started it dies (even by SIGKILL)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -65,7 +76,7 @@ def local_server(
     *,
     port: int | None = None,
     n_ctx: int = 4096,
-    threads: int | None = None,
+    threads: int | None = 1,  # more threads collapse on a shared CPU
     log: Path | None = None,
     timeout: float = 120.0,
 ) -> Iterator[str]:
@@ -90,7 +101,7 @@ def local_server(
         cmd += ["--n_threads", str(threads)]
     logf = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + timeout

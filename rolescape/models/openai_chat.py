@@ -240,8 +240,9 @@ class OpenAIAdapter(ModelAdapter):
             self.server_model = str(reply.data.get("model")) if reply.data.get("model") else None
             fp = reply.data.get("system_fingerprint")
             self.system_fingerprint = str(fp) if fp else None
-        self.cache.put({"key": key, "content": reply.content, "tokens": reply.completion_tokens})
-        return reply.content, reply.completion_tokens
+        content = self.client.redact(reply.content)  # the reply is stored: no secret in it, ever
+        self.cache.put({"key": key, "content": content, "tokens": reply.completion_tokens})
+        return content, reply.completion_tokens
 
     def _run(self, jobs: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, int | None]]:
         futures = [self._pool.submit(self._ask, item_id, body) for item_id, body in jobs]
