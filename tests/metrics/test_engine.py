@@ -343,11 +343,13 @@ def test_one_writer_per_run_folder(preds: Path, ds: Path, tmp_path: Path) -> Non
 # ---- families: skipped, errors ---------------------------------------------------------------------
 
 
-def test_unimportable_family_module_is_skipped(preds: Path, ds: Path, tmp_path: Path) -> None:
+def test_unimportable_family_module_is_skipped(
+    preds: Path, ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from rolescape.metrics.registry import FAMILIES
 
-    if "_test_missing_module" not in FAMILIES:
-        FAMILIES.register("_test_missing_module", "rolescape.metrics._no_such_module:Family")
+    # registered for this test only: other tests walk every registered family
+    monkeypatch.setitem(FAMILIES._targets, "_test_missing_module", "rolescape.metrics._no_such_module:Family")
     fam = Counting()
     res = score(preds, ds, out_dir=tmp_path / "run", families=["_test_missing_module", fam], progress=False)
     assert [(s.task, s.metric) for s in res.skipped] == [("*", "_test_missing_module.*")]

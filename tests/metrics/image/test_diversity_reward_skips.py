@@ -129,7 +129,7 @@ def test_paper_reward_end_to_end(
         "diversity",
         "paper_reward",
     }
-    assert {s.metric for s in plan.skipped} == {"face_sim", "no_face"}
+    assert {s.metric for s in plan.skipped} == {"face_sim", "face_sim_novel", "no_face"}
     out = score_batch(plan.for_task("t2i_vqa"), ItemBatch("t2i_vqa", items, preds), ctx)
     s = out[0]
     want = (

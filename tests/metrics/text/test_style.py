@@ -211,8 +211,9 @@ def test_family_fits_once_then_reloads_from_cache(tmp_path, monkeypatch, hash_en
     first = fam.score(batch, ctx)
     assert first[0]["style_acc"] == 1.0 and first[0]["style_p"] > 0.5
     assert first[1]["style_acc"] == 0.0 and first[1]["style_p"] < 0.3
-    assert first[2] == {"style_acc": 0.0, "style_p": 0.0}  # blank response
-    assert first[3] == {"style_acc": None, "style_p": None}  # no text
+    # blank response: zero under the plain and the cross-fitted (protocol v2) classifier alike
+    assert first[2] == {"style_acc": 0.0, "style_p": 0.0, "style_acc_cf": 0.0, "style_p_cf": 0.0}
+    assert first[3] == {"style_acc": None, "style_p": None, "style_acc_cf": None, "style_p_cf": None}  # no text
     info = ctx.models["style"]
     assert info.source.startswith("local:") and "held-out accuracy" in info.preprocessing
     assert fam.report["heldout_accuracy"] >= 0.9 and fam.report["chance"] == pytest.approx(1 / 3)
