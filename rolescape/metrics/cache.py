@@ -12,8 +12,10 @@ live in a bounded in-memory LRU, so memory does not grow with the number of imag
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -190,3 +192,37 @@ class AppendLog:
     def rewrite(self, lines: Iterable[str]) -> None:
         """Replace the whole file atomically with `lines`."""
         write_text_atomic(self.path, "".join(line + "\n" for line in lines))
+
+
+class KeyedRecords:
+    """Records (JSON objects with a "key") kept in memory and appended to one `AppendLog`.
+
+    The judge's score cache and generate's reply cache are both this: later lines win, a torn or
+    malformed line is skipped, and `folder=None` keeps records in memory only.
+    """
+
+    def __init__(self, folder: str | Path | None, file_name: str):
+        self.log = None if folder is None else AppendLog(Path(folder) / file_name)
+        self.path = None if self.log is None else self.log.path
+        self._mem: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        for _, line in self.log.read() if self.log is not None else []:
+            try:
+                rec = json.loads(line)
+                self._mem[str(rec["key"])] = rec
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+                continue
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        rec = self._mem.get(key)
+        if rec is not None:
+            with self._lock:
+                self.hits += 1
+        return rec
+
+    def put(self, rec: dict[str, Any]) -> None:
+        with self._lock:
+            self._mem[str(rec["key"])] = rec
+            if self.log is not None:
+                self.log.append([dumps_canonical(rec)])

@@ -24,13 +24,13 @@ import base64
 import concurrent.futures as cf
 import json
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rolescape.chat_client import ChatClient, ChatFailure, ClientConfig, chat_url, public_url
-from rolescape.io import dumps_canonical, hash_obj
+from rolescape.io import hash_obj
+from rolescape.metrics.cache import KeyedRecords
 from rolescape.metrics.mcq import extract_choice
 from rolescape.models.base import (
     LETTERS,
@@ -92,38 +92,11 @@ def to_messages(prompt: Prompt, vision: bool) -> list[dict[str, Any]]:
     return out
 
 
-class ReplyCache:
-    """Append-only JSONL of replies keyed by hash; a torn last line is ignored."""
+class ReplyCache(KeyedRecords):
+    """Replies keyed by hash of (model, prompt, sampling), appended to replies.jsonl."""
 
     def __init__(self, folder: Path | None):
-        self.path = None if folder is None else folder / "replies.jsonl"
-        self._mem: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        self.hits = 0
-        if self.path is not None and self.path.is_file():
-            with open(self.path, encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        rec = json.loads(line)
-                        self._mem[str(rec["key"])] = rec
-                    except (json.JSONDecodeError, KeyError, TypeError):
-                        continue
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        rec = self._mem.get(key)
-        if rec is not None:
-            with self._lock:
-                self.hits += 1
-        return rec
-
-    def put(self, rec: dict[str, Any]) -> None:
-        with self._lock:
-            self._mem[rec["key"]] = rec
-            if self.path is None:
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(dumps_canonical(rec) + "\n")
+        super().__init__(folder, "replies.jsonl")
 
 
 class OpenAIAdapter(ModelAdapter):

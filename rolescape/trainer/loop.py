@@ -14,6 +14,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,41 @@ def check_out(out: Path, resume: bool, cfg: SFTConfig | GRPOConfig) -> Path | No
             f"checkpoint is of stage {state.get('stage')!r}, the config is {cfg.stage!r}", path=ck[-1]
         )
     return ck[-1]
+
+
+@dataclass
+class RunStart:
+    """What both training stages set up before their first step (shared by SFT and GRPO)."""
+
+    acc: Any
+    runner: Any
+    opt: Any
+    log: RunLog
+    start: int
+    resumed: int | None
+    main: bool
+    world: int
+    rank: int
+
+
+def start_run(adapter: Any, cfg: SFTConfig | GRPOConfig, resume: bool) -> RunStart:
+    """Accelerator, optimizer, checkpoint resume and the run log, in the order both stages need."""
+    acc = make_accelerator(cfg.grad_accum)
+    adapter.set_module(adapter.module().to(acc.device))
+    opt = optimizer_for(adapter, cfg)
+    ckpt = check_out(cfg.out, resume, cfg)
+    start, resumed = 0, None
+    if ckpt is not None:
+        start = int(load_checkpoint(ckpt, adapter, opt)["step"])
+        resumed = start
+    runner, opt = acc.prepare(ClosureModule(adapter.module()), opt)
+    main = acc.is_main_process
+    if main:
+        cfg.out.mkdir(parents=True, exist_ok=True)
+    log = RunLog(cfg.out, main, cfg.tensorboard, cfg.wandb, config_dict(cfg))
+    if resumed is not None:
+        log.truncate_after(resumed)
+    return RunStart(acc, runner, opt, log, start, resumed, main, acc.num_processes, acc.process_index)
 
 
 def prune_checkpoints(out: Path, keep: int = 2) -> None:

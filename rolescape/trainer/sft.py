@@ -47,22 +47,9 @@ def train_sft(
     examples = sft_examples(cfg.data, cfg.seed)
     adapter = adapter or loop.load_adapter(cfg.model, cfg.seed)
     loop.apply_lora(adapter, cfg.lora)
-    acc = loop.make_accelerator(cfg.grad_accum)
-    adapter.set_module(adapter.module().to(acc.device))
-    opt = loop.optimizer_for(adapter, cfg)
-    ckpt = loop.check_out(cfg.out, resume, cfg)
-    start, resumed = 0, None
-    if ckpt is not None:
-        start = int(loop.load_checkpoint(ckpt, adapter, opt)["step"])
-        resumed = start
-    runner, opt = acc.prepare(loop.ClosureModule(adapter.module()), opt)
-    main = acc.is_main_process
-    if main:
-        cfg.out.mkdir(parents=True, exist_ok=True)
-    log = loop.RunLog(cfg.out, main, cfg.tensorboard, cfg.wandb, loop.config_dict(cfg))
-    if resumed is not None:
-        log.truncate_after(resumed)
-    world, rank = acc.num_processes, acc.process_index
+    run = loop.start_run(adapter, cfg, resume)
+    acc, runner, opt, log = run.acc, run.runner, run.opt, run.log
+    start, resumed, main, world, rank = run.start, run.resumed, run.main, run.world, run.rank
     losses: list[float] = []
     adapter.module().train()
     for step in range(start, cfg.steps):

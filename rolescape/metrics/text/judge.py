@@ -54,8 +54,9 @@ from typing import Any
 from rolescape.chat_client import ChatClient, ChatFailure, ClientConfig, chat_url, public_url
 from rolescape.chat_client import parse_retry_after as parse_retry_after  # re-exported
 from rolescape.errors import ModelUnavailable, RolescapeError
-from rolescape.io import dumps_canonical, hash_obj
+from rolescape.io import hash_obj
 from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
+from rolescape.metrics.cache import KeyedRecords
 from rolescape.schemas.results import ModelInfo
 
 log = logging.getLogger(__name__)
@@ -390,34 +391,11 @@ class JudgeClient:
 # --------------------------------------------------------------------------- cache
 
 
-class JudgeCache:
-    """Append-only JSONL of successful scores keyed by hash; a torn last line is ignored."""
+class JudgeCache(KeyedRecords):
+    """Successful judge scores keyed by hash, appended to scores.jsonl."""
 
     def __init__(self, folder: Path | None):
-        self.path = None if folder is None else Path(folder) / "scores.jsonl"
-        self._mem: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        if self.path is not None and self.path.is_file():
-            with open(self.path, encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        rec = json.loads(line)
-                        self._mem[rec["key"]] = rec
-                    except (json.JSONDecodeError, KeyError, TypeError):
-                        continue
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self._mem.get(key)
-
-    def put(self, rec: dict[str, Any]) -> None:
-        with self._lock:
-            self._mem[rec["key"]] = rec
-            if self.path is None:
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(dumps_canonical(rec) + "\n")
-                f.flush()
+        super().__init__(folder, "scores.jsonl")
 
 
 def cache_key(
