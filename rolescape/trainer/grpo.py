@@ -115,7 +115,7 @@ def train_grpo(
 
         raise InputError("beta > 0 needs lora.enabled (the reference policy is the adapter disabled)")
     run = loop.start_run(adapter, cfg, resume)
-    acc, runner, opt, log = run.acc, run.runner, run.opt, run.log
+    acc, runner, opt = run.acc, run.runner, run.opt
     start, resumed, main, world, rank = run.start, run.resumed, run.main, run.world, run.rank
     adapter.module().eval()  # dropout off: sampling and scoring see the same function
     means: list[float] = []
@@ -199,31 +199,8 @@ def train_grpo(
             rec[k] = sum(vs) / len(vs)
         if cfg.eval_every and done % cfg.eval_every == 0 and main:
             rec.update(held_out_eval(adapter, data, cfg, char))
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            log.write(done, rec)
-        if main and (done % cfg.save_every == 0 or done == cfg.steps):
-            loop.save_checkpoint(
-                cfg.out, done, adapter, opt, cfg, {"world_size": world, "versions": loop.versions()}
-            )
-            loop.prune_checkpoints(cfg.out)
-        acc.wait_for_everyone()
-        if progress:
-            progress("grpo", done, cfg.steps)
-    final = cfg.out / "final"
-    if main:
-        loop.export_final(
-            cfg.out,
-            adapter,
-            cfg,
-            {
-                "steps": cfg.steps,
-                "mean_reward_last": means[-1] if means else None,
-                "world_size": world,
-                "versions": loop.versions(),
-            },
-        )
-    acc.wait_for_everyone()
-    log.close()
+        run.end_step(done, rec, adapter, cfg, "grpo", progress)
+    final = run.finish(adapter, cfg, {"steps": cfg.steps, "mean_reward_last": means[-1] if means else None})
     return GRPOResult(str(cfg.out), cfg.steps, resumed, str(final), means)
 
 

@@ -242,6 +242,35 @@ class RunStart:
     world: int
     rank: int
 
+    def end_step(
+        self,
+        done: int,
+        rec: dict[str, Any],
+        adapter: Any,
+        cfg: SFTConfig | GRPOConfig,
+        stage: str,
+        progress: Callable[[str, int, int], None] | None,
+    ) -> None:
+        """Log, checkpoint (main process), wait for every process, report progress."""
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            self.log.write(done, rec)
+        if self.main and (done % cfg.save_every == 0 or done == cfg.steps):
+            save_checkpoint(
+                cfg.out, done, adapter, self.opt, cfg, {"world_size": self.world, "versions": versions()}
+            )
+            prune_checkpoints(cfg.out)
+        self.acc.wait_for_everyone()
+        if progress:
+            progress(stage, done, cfg.steps)
+
+    def finish(self, adapter: Any, cfg: SFTConfig | GRPOConfig, summary: dict[str, Any]) -> Path:
+        """Export `out/final` (main process), wait for every process, close the log."""
+        if self.main:
+            export_final(cfg.out, adapter, cfg, {**summary, "world_size": self.world, "versions": versions()})
+        self.acc.wait_for_everyone()
+        self.log.close()
+        return cfg.out / "final"
+
 
 def start_run(adapter: Any, cfg: SFTConfig | GRPOConfig, resume: bool) -> RunStart:
     """Accelerator, optimizer, checkpoint resume and the run log, in the order both stages need."""

@@ -48,7 +48,7 @@ def train_sft(
     adapter = adapter or loop.load_adapter(cfg.model, cfg.seed)
     loop.apply_lora(adapter, cfg.lora)
     run = loop.start_run(adapter, cfg, resume)
-    acc, runner, opt, log = run.acc, run.runner, run.opt, run.log
+    acc, runner, opt = run.acc, run.runner, run.opt
     start, resumed, main, world, rank = run.start, run.resumed, run.main, run.world, run.rank
     losses: list[float] = []
     adapter.module().train()
@@ -89,31 +89,9 @@ def train_sft(
             "loss_image": float(g[2]),
             "step_s": loop.now() - t0,
         }
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            log.write(done, {k: v for k, v in rec.items() if v == v})
-        if main and (done % cfg.save_every == 0 or done == cfg.steps):
-            loop.save_checkpoint(
-                cfg.out, done, adapter, opt, cfg, {"world_size": world, "versions": loop.versions()}
-            )
-            loop.prune_checkpoints(cfg.out)
-        acc.wait_for_everyone()
-        if progress:
-            progress("sft", done, cfg.steps)
-    final = cfg.out / "final"
+        run.end_step(done, {k: v for k, v in rec.items() if v == v}, adapter, cfg, "sft", progress)
     if main:
         adapter.module().eval()
-        loop.export_final(
-            cfg.out,
-            adapter,
-            cfg,
-            {
-                "steps": cfg.steps,
-                "final_loss": losses[-1] if losses else None,
-                "examples": len(examples),
-                "world_size": world,
-                "versions": loop.versions(),
-            },
-        )
-    acc.wait_for_everyone()
-    log.close()
+    summary = {"steps": cfg.steps, "final_loss": losses[-1] if losses else None, "examples": len(examples)}
+    final = run.finish(adapter, cfg, summary)
     return SFTResult(str(cfg.out), cfg.steps, resumed, str(final), losses)
