@@ -26,25 +26,27 @@ def register(app: typer.Typer) -> None:
         """Discriminability, copy-robustness, ordering and MCQ floor gaps of every metric."""
         from rich.console import Console
 
+        from rolescape.commands._progress import stage_progress
+        from rolescape.commands.score import _split_list
         from rolescape.errors import InputError
         from rolescape.metrics.metaeval import MD_FILE, meta_eval
 
         if bootstrap < 1:
             raise InputError(f"--bootstrap must be at least 1 (got {bootstrap})")
-        task_list = [t.strip() for raw in tasks or [] for t in raw.split(",") if t.strip()] or None
         err = Console(stderr=True, highlight=False)
-        doc = meta_eval(
-            data,
-            out,
-            profile=profile,
-            tasks=task_list,
-            seed=seed,
-            n_resamples=bootstrap,
-            batch_size=batch_size,
-            cache_dir=cache_dir,
-            progress=err.is_terminal,
-            on_stage=lambda s: err.print(f"[dim]meta-eval: {s}[/]"),
-        )
+        with stage_progress(err, unit="items", enabled=err.is_terminal) as progress:
+            doc = meta_eval(
+                data,
+                out,
+                profile=profile,
+                tasks=_split_list(tasks),
+                seed=seed,
+                n_resamples=bootstrap,
+                batch_size=batch_size,
+                cache_dir=cache_dir,
+                progress=progress,
+                on_stage=lambda s: err.print(f"[dim]meta-eval: {s}[/]"),
+            )
         n = sum(len(m) for m in doc["tasks"].values())
         bad = sorted(
             f"{t}/{m}"

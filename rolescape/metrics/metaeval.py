@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rolescape.errors import InputError
+from rolescape.metrics.base import ProgressFn
 
 BASELINES = ("reference", "retrieval", "shuffled", "prior")
 META_FILE, MD_FILE, PLOT_FILE = "meta_eval.json", "meta_eval.md", "meta_eval.png"
@@ -288,7 +289,7 @@ def meta_eval(
     batch_size: int = 32,
     cache_dir: str | Path | None = None,
     model_paths: Mapping[str, str] | None = None,
-    progress: bool = False,
+    progress: ProgressFn | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the baselines through the scorer and write the meta-evaluation into `out` (see module doc)."""
