@@ -31,7 +31,7 @@ from rolescape.metrics.engine import (
 )
 from rolescape.schemas.results import ModelInfo
 
-from . import make_tiny_dataset, mcq_ids, png_bytes, write_predictions
+from . import mcq_ids, png_bytes, write_predictions
 
 TIMING = ("started_at", "finished_at", "wall_time_s")
 
@@ -120,20 +120,6 @@ class WrongCount(Counting):
 
     def score(self, batch: ItemBatch, ctx: ScoreContext) -> list[Scores]:
         return [{"text_len": 1.0}]
-
-
-@pytest.fixture(scope="module")
-def ds(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_dataset(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture()
-def preds(tmp_path: Path) -> Path:
-    rows: list[dict[str, Any]] = [
-        {"id": i, "choice": k if n % 3 else "B"} for n, (i, k) in enumerate(mcq_ids())
-    ]
-    rows += [{"id": f"dialogue/{c}/0", "text": f"hello from {c}"} for c in ("bo", "chandler", "gao-qiqiang")]
-    return write_predictions(tmp_path / "model" / "predictions.jsonl", rows)
 
 
 def run(preds: Path, ds: Path, out: Path, fam: MetricFamily | None = None, **kw: Any):

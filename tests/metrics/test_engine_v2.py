@@ -23,7 +23,7 @@ from rolescape.metrics.engine import load_results, make_spec, merge_runs, score
 from rolescape.schemas.results import Results
 from rolescape.schemas.spec import FAMILY_CONFIGS, FamilyConfig, JudgeSettings, ScoreSpec, register_config
 
-from . import make_tiny_dataset, mcq_ids, write_predictions
+from . import mcq_ids, write_predictions
 
 TIMING = ("started_at", "finished_at", "wall_time_s")
 
@@ -86,20 +86,6 @@ def _lengths_config() -> Any:
     register_config("lengths", LenConfig)
     yield
     FAMILY_CONFIGS.pop("lengths", None)
-
-
-@pytest.fixture(scope="module")
-def ds(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_dataset(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture()
-def preds(tmp_path: Path) -> Path:
-    rows: list[dict[str, Any]] = [
-        {"id": i, "choice": k if n % 3 else "B"} for n, (i, k) in enumerate(mcq_ids())
-    ]
-    rows += [{"id": f"dialogue/{c}/0", "text": f"hello from {c}"} for c in ("bo", "chandler", "gao-qiqiang")]
-    return write_predictions(tmp_path / "model" / "predictions.jsonl", rows)
 
 
 def spec_of(preds: Path, ds: Path, **kw: Any) -> ScoreSpec:
