@@ -285,13 +285,13 @@ def build_probes(
                     f"{kind} item {i} is a third-person quiz question, not addressed to the character: "
                     f"{shorten(text, 60)!r}",
                 )
-        if usable and ANNOTATION_REF_RE.search(text):
+        ref = ANNOTATION_REF_RE.search(text) if usable else None
+        if ref is not None:
             flags.append("annotation-reference")
             ctx.add(
                 "RS509",
                 loc,
-                f"{kind} item {i} refers to the annotation material "
-                f"({ANNOTATION_REF_RE.search(text).group(0)!r}): {shorten(text, 60)!r}",
+                f"{kind} item {i} refers to the annotation material ({ref.group(0)!r}): {shorten(text, 60)!r}",
             )
         if usable:
             nk = normalize_text(text)

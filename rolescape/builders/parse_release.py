@@ -120,13 +120,9 @@ def _dataset_info_entries(text: str) -> dict[str, dict[str, Any]] | None:
     except SyntaxError:
         return None
     for node in tree.body:
-        targets = (
-            node.targets
-            if isinstance(node, ast.Assign)
-            else [node.target]
-            if isinstance(node, ast.AnnAssign)
-            else []
-        )
+        if not isinstance(node, ast.Assign | ast.AnnAssign):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if (
             any(isinstance(t, ast.Name) and t.id == "DATASET_INFO" for t in targets)
             and node.value is not None
@@ -302,7 +298,8 @@ def _parse_release(root: Path, progress: Progress | None, confine: Path | None =
             progress("characters", i, len(folders))
 
     # release-wide checks
-    grpo_names = {r.character.grpo_name: r.character.id for r in results}
+    characters = [r.character for r in results if r.character is not None]  # parse() always sets it
+    grpo_names = {c.grpo_name: c.id for c in characters}
     if layout.grpo_dir.is_dir():
         for entry in sorted(os.listdir(layout.grpo_dir)):
             if (layout.grpo_dir / entry).is_dir() and entry not in grpo_names and not entry.startswith("."):
@@ -351,7 +348,7 @@ def _parse_release(root: Path, progress: Progress | None, confine: Path | None =
             )
 
     audit_test_train_duplicates(auditor, images, blobs)
-    characters = sorted((r.character for r in results if r.character is not None), key=lambda c: c.id)
+    characters.sort(key=lambda c: c.id)
     scenes = sorted(
         (s for r in results for s in r.scenes), key=lambda s: (s.character, s.split, _id_key(s.scene_id))
     )
