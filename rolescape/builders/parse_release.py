@@ -2,6 +2,9 @@
 
 :func:`parse_release` reads ``<root>/data/personalized_data/{train,test}/<Folder>/`` and, when present,
 ``<root>/flow_grpo/dataset/personalized_t2i/<DsName>/``, and returns a :class:`ParsedRelease`.
+This module holds the release-wide steps (character folders, junk, ``dataset_info.py``, image decoding,
+sorting); one character is :class:`~rolescape.builders.character.CharacterParser`, which reads each
+file family through its own module (scenes, dialogues, derived, grpo).
 
 Policies (rolescape20-release.md §8):
 
