@@ -217,6 +217,40 @@ def _audit_dataset_info(layout: Layout, reader: Reader, folder_slug: dict[str, s
             )
 
 
+def _release_checks(
+    layout: Layout, reader: Reader, slugs: dict[str, str], grpo_names: dict[str, str]
+) -> None:
+    """What no single character owns: orphan GRPO folders (RS011), the duplicate data copy (RS009),
+    ``dataset_info.py`` (RS013/RS014), junk files (RS001) and the missing-final-newline summaries."""
+    auditor = reader.auditor
+    if layout.grpo_dir.is_dir():
+        for entry in sorted(os.listdir(layout.grpo_dir)):
+            if (layout.grpo_dir / entry).is_dir() and entry not in grpo_names and not entry.startswith("."):
+                auditor.add(
+                    "RS011",
+                    character=None,
+                    file=reader.rel(layout.grpo_dir / entry),
+                    message=f"GRPO folder {entry!r} matches no character folder",
+                    repair="not read",
+                )
+    else:
+        auditor.add(
+            "RS007", character=None, file=GRPO_REL, message="no flow_grpo prompt folder: no t2i_vqa items"
+        )
+    copy = layout.root / "flow_grpo" / "data" / "personalized_data"
+    if copy.is_dir():
+        auditor.add(
+            "RS009",
+            character=None,
+            file=reader.rel(copy),
+            message="duplicate copy of data/personalized_data",
+            repair="not read",
+        )
+    _audit_dataset_info(layout, reader, slugs)
+    _junk_scan(layout, reader, slugs, grpo_names)
+    reader.flush_newline_findings()
+
+
 def _decode_images(
     jobs: list[ImageJob], progress: Progress | None
 ) -> tuple[list[ImageRecord], dict[str, bytes]]:
@@ -252,6 +286,27 @@ def _decode_images(
             if progress:
                 progress("images", done, total)
     return records, blobs
+
+
+def _image_findings(auditor: Auditor, images: list[ImageRecord]) -> None:
+    """RS101 (the bytes are another format than the extension says) and RS102 (transparency)."""
+    for img in images:
+        if not img.extension_matches:
+            auditor.add(
+                "RS101",
+                character=img.character,
+                file=img.source_path,
+                message=f"{img.container} bytes in a {Path(img.source_path).suffix} file",
+                repair="read by content; original bytes kept",
+            )
+        if img.uses_transparency:
+            auditor.add(
+                "RS102",
+                character=img.character,
+                file=img.source_path,
+                message=f"{img.mode} image with transparent pixels",
+                repair=None,
+            )
 
 
 def _id_key(s: str) -> tuple[Any, ...]:
@@ -300,56 +355,13 @@ def _parse_release(root: Path, progress: Progress | None, confine: Path | None =
         if progress:
             progress("characters", i, len(folders))
 
-    # release-wide checks
     characters = [r.character for r in results if r.character is not None]  # parse() always sets it
     grpo_names = {c.grpo_name: c.id for c in characters}
-    if layout.grpo_dir.is_dir():
-        for entry in sorted(os.listdir(layout.grpo_dir)):
-            if (layout.grpo_dir / entry).is_dir() and entry not in grpo_names and not entry.startswith("."):
-                auditor.add(
-                    "RS011",
-                    character=None,
-                    file=reader.rel(layout.grpo_dir / entry),
-                    message=f"GRPO folder {entry!r} matches no character folder",
-                    repair="not read",
-                )
-    else:
-        auditor.add(
-            "RS007", character=None, file=GRPO_REL, message="no flow_grpo prompt folder: no t2i_vqa items"
-        )
-    copy = layout.root / "flow_grpo" / "data" / "personalized_data"
-    if copy.is_dir():
-        auditor.add(
-            "RS009",
-            character=None,
-            file=reader.rel(copy),
-            message="duplicate copy of data/personalized_data",
-            repair="not read",
-        )
-    _audit_dataset_info(layout, reader, slugs)
-    _junk_scan(layout, reader, slugs, grpo_names)
-    reader.flush_newline_findings()
+    _release_checks(layout, reader, slugs, grpo_names)
 
     jobs = [j for r in results for j in r.images]
     images, blobs = _decode_images(jobs, progress)
-    for img in images:
-        if not img.extension_matches:
-            auditor.add(
-                "RS101",
-                character=img.character,
-                file=img.source_path,
-                message=f"{img.container} bytes in a {Path(img.source_path).suffix} file",
-                repair="read by content; original bytes kept",
-            )
-        if img.uses_transparency:
-            auditor.add(
-                "RS102",
-                character=img.character,
-                file=img.source_path,
-                message=f"{img.mode} image with transparent pixels",
-                repair=None,
-            )
-
+    _image_findings(auditor, images)
     audit_test_train_duplicates(auditor, images, blobs)
     characters.sort(key=lambda c: c.id)
     scenes = sorted(
