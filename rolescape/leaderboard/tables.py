@@ -212,7 +212,6 @@ class _Builder:
         }
         self.columns: dict[tuple[str, str], dict[str, Cell]] = {}
         self.items = items_frame(self.runs)
-        self.items_by: dict[tuple[object, ...], pl.DataFrame] | None = None
         self.skipped = skipped_frame(self.runs)
         self.reported_shown: list[ReportedNumber] = []
 
@@ -243,12 +242,11 @@ class _Builder:
 
     def significance(self, task: str, metric: str, best: str, cells: dict[str, Cell]) -> None:
         """Paired bootstrap of the best run against every other run with a value."""
-        if self.items_by is None:  # the per-item values of every column, split in one pass
-            valued = self.items.drop_nulls("value").select(
-                "task", "metric", "run", "character", "item_id", "value"
-            )
-            self.items_by = valued.partition_by("task", "metric", as_dict=True)
-        part = self.items_by.get((task, metric), self.items.clear())
+        import polars as pl
+
+        part = self.items.filter(
+            (pl.col("task") == task) & (pl.col("metric") == metric) & pl.col("value").is_not_null()
+        ).select("run", "character", "item_id", "value")
         others = [label for label, c in cells.items() if label != best and c.value is not None]
         seeds = {o: comparison_seed(self.seed, task, metric, best, o) for o in others}
         for label, res in tests_against_best(part, best, seeds, n_resamples=self.n_resamples).items():
