@@ -35,6 +35,13 @@ def register(app: typer.Typer) -> None:
         bootstrap: int = typer.Option(1000, "--bootstrap", min=100, help="Paired-bootstrap resamples."),
         seed: int = typer.Option(0, "--seed", help="Seed of the paired bootstrap."),
         alpha: float = typer.Option(0.05, "--alpha", min=0.0, max=1.0, help="Significance level."),
+        threads: int = typer.Option(
+            None,
+            "--threads",
+            min=1,
+            help="Threads for the paired bootstraps (default $ROLESCAPE_THREADS, else the CPU count, "
+            "capped at 8); the files are the same for any value.",
+        ),
     ) -> None:
         """Overall, per-task and per-character tables with 95% intervals, ranks and significance."""
         from rich.console import Console
@@ -55,6 +62,7 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             alpha=alpha,
             headline=parse_headline(headline),
+            threads=threads,
         )
         con = Console(highlight=False, soft_wrap=True)
         lb = res.leaderboard

@@ -83,10 +83,13 @@ def make_leaderboard(
     seed: int = 0,
     alpha: float = 0.05,
     headline: dict[str, str] | None = None,
+    threads: int | None = None,
 ) -> LeaderboardOutput:
     """Load, compare and write: `leaderboard.{md,tex,csv,html,parquet}` and `plots/*.png` under `out_dir`.
 
-    A partial run (`--limit` / `--shard`) beside full runs is refused unless `allow_partial_runs`."""
+    A partial run (`--limit` / `--shard`) beside full runs is refused unless `allow_partial_runs`.
+    `threads`: for the paired bootstraps (default $ROLESCAPE_THREADS, else the CPU count, capped at 8);
+    the files are byte-identical for any value."""
     from rolescape.leaderboard import render
 
     fmts = parse_formats(formats)
@@ -98,6 +101,7 @@ def make_leaderboard(
         seed=seed,
         alpha=alpha,
         headline_overrides=headline,
+        threads=threads,
     )
     out = Path(out_dir)
     written: list[Path] = []

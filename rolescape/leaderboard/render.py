@@ -226,27 +226,26 @@ CSV_FIELDS = [
 ]
 
 
-def _num(v: float | None) -> str:
-    return "" if v is None else repr(round(float(v), 6))
-
-
-def _csv_value(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return str(v).lower()
-    return _num(v) if isinstance(v, float) else str(v)
+def _csv_column(values: list[object], dtype: str) -> list[str]:
+    """One column of the long table as CSV text: a float rounded to 6 places, a bool lower case, null
+    empty. By the column's declared dtype, so that no cell is inspected on its own."""
+    if dtype == "Float64":
+        return ["" if v is None else repr(round(v, 6)) for v in values]  # type: ignore[call-overload]
+    if dtype == "Boolean":
+        return ["" if v is None else ("true" if v else "false") for v in values]
+    return ["" if v is None else str(v) for v in values]
 
 
 def render_csv(lb: Leaderboard) -> str:
     """Long format: one row per (run, task, metric) and per (run, task, metric, character)."""
-    from rolescape.analysis.frames import long_frame
+    from rolescape.analysis.frames import LONG_SCHEMA, long_frame
 
+    frame = long_frame(lb)
+    cols = [_csv_column(frame[c].to_list(), LONG_SCHEMA[c]) for c in CSV_FIELDS]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_FIELDS)
-    for row in long_frame(lb).select(CSV_FIELDS).iter_rows():
-        w.writerow([_csv_value(v) for v in row])
+    w.writerows(zip(*cols, strict=True))
     return buf.getvalue()
 
 

@@ -175,14 +175,17 @@ class _Builder:
         seed: int,
         alpha: float,
         headline_overrides: dict[str, str] | None,
+        threads: int | None = None,
     ):
         import polars as pl
 
         from rolescape.analysis.frames import items_frame, results_frame, skipped_frame
+        from rolescape.leaderboard.significance import bootstrap_threads
 
         self.runs = runset.runs
         self.reported = reported
         self.n_resamples = n_resamples
+        self.threads = bootstrap_threads(threads)  # the paired bootstraps of a column; same results for any
         self.seed = seed
         self.alpha = alpha
         self.tests: dict[tuple[str, str, str], PairedResult | None] = {}
@@ -249,7 +252,8 @@ class _Builder:
         ).select("run", "character", "item_id", "value")
         others = [label for label, c in cells.items() if label != best and c.value is not None]
         seeds = {o: comparison_seed(self.seed, task, metric, best, o) for o in others}
-        for label, res in tests_against_best(part, best, seeds, n_resamples=self.n_resamples).items():
+        res_of = tests_against_best(part, best, seeds, n_resamples=self.n_resamples, threads=self.threads)
+        for label, res in res_of.items():
             self.tests[(task, metric, label)] = cells[label].test = res
             cells[label].significant = res is not None and res.p_value < self.alpha
 
@@ -382,16 +386,8 @@ class _Builder:
                 shown = ", ".join(f"{k} {fmt_num(v, 3)}" for k, v in f)
                 notes.append(f"Floors of {m} (answering without reading the question): {shown}.")
         notes += self.skipped_notes(task)
-        return Table(
-            key=f"task-{task}",
-            title=TASK_TITLES.get(task, task),
-            stub_headers=["Rank", "Model"],
-            columns=cols,
-            rows=rows,
-            notes=notes,
-            plot=f"task_{task}.png",
-            task=task,
-        )
+        return Table(key=f"task-{task}", title=TASK_TITLES.get(task, task), stub_headers=["Rank", "Model"],
+                     columns=cols, rows=rows, notes=notes, plot=f"task_{task}.png", task=task)  # fmt: skip
 
     def skipped_notes(self, task: str) -> list[str]:
         """One note per (reason, runs): the metrics skipped for that reason by exactly those runs."""
@@ -448,6 +444,7 @@ def build_leaderboard(
     seed: int = 0,
     alpha: float = 0.05,
     headline_overrides: dict[str, str] | None = None,
+    threads: int | None = None,
 ) -> Leaderboard:
     b = _Builder(
         runset,
@@ -456,6 +453,7 @@ def build_leaderboard(
         seed=seed,
         alpha=alpha,
         headline_overrides=headline_overrides,
+        threads=threads,
     )
     overall = b.overall()
     order = [row.key for row in overall.rows if not row.reported]
