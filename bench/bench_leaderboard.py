@@ -14,7 +14,9 @@ implementation giving the same p-values makes those draws, so old CPU / floors b
 Files: BASELINE predates protocol v2's headline rules, so its files differ from the new ones; START
 (main when this round began, same protocol) is run once per case and its files must be
 byte-identical to the new ones. Cases: N=100 with the default 1000 bootstrap resamples, N=100 with
-100 (the share of everything but the draws), and N=25 (memory against N). Recorded in
+100 (the share of everything but the draws), and N=25 (memory against N). The new code runs its
+paired bootstraps on `bootstrap_threads()` threads (recorded); where that is more than one, each case
+also runs it on one thread (ROLESCAPE_THREADS=1: the pool's own gain, files identical). Recorded in
 bench/results/leaderboard.json.
 
     python bench/bench_leaderboard.py [--runs 100] [--also 25] [--out bench/results/leaderboard.json]
@@ -198,6 +200,11 @@ for f in Path(sys.argv[4]).read_text().split():
 print(draws, total, time.process_time() - c)
 """
 
+THREADS = """
+from rolescape.leaderboard.significance import bootstrap_threads
+print(bootstrap_threads())
+"""
+
 BASE_RSS = """
 import resource
 import rolescape.leaderboard, rolescape.leaderboard.render, pydantic, numpy
@@ -208,9 +215,11 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def _child(code: str, pythonpath: Path, *args: str) -> str:
+def _child(code: str, pythonpath: Path, *args: str, threads: str | None = None) -> str:
     # -P: the current folder (this checkout) must not shadow PYTHONPATH, or "old" would run the new code
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+    if threads is not None:  # the new code's paired bootstraps (old code: one thread, ignores it)
+        env["ROLESCAPE_THREADS"] = threads
     cmd = [sys.executable, "-P", "-c", code, *args]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if p.returncode != 0:
@@ -219,7 +228,12 @@ def _child(code: str, pythonpath: Path, *args: str) -> str:
 
 
 def measure(
-    pkg_root: Path, runs: list[Path], out: Path, n_resamples: int, repeats: int = REPEATS
+    pkg_root: Path,
+    runs: list[Path],
+    out: Path,
+    n_resamples: int,
+    repeats: int = REPEATS,
+    threads: str | None = None,
 ) -> dict[str, object]:
     listing = out.parent / f"{out.name}.runs.txt"
     listing.write_text("\n".join(str(r) for r in runs))
@@ -227,7 +241,7 @@ def measure(
     for _ in range(repeats):  # the best of REPEATS: this machine's 2 cores are shared
         t = time.perf_counter()
         got_s, got_cpu, got_rss, imported = _child(
-            CHILD, pkg_root, str(listing), str(out), str(n_resamples)
+            CHILD, pkg_root, str(listing), str(out), str(n_resamples), threads=threads
         ).split()
         walls.append(time.perf_counter() - t)
         times.append(float(got_s))
@@ -296,8 +310,10 @@ def main() -> None:
     ap.add_argument("--skip-old", action="store_true", help="measure the new code only")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "leaderboard.json"))
     args = ap.parse_args()
+    threads = _child(THREADS, ROOT).strip()  # what the new code uses by default on this machine
     rec: dict[str, object] = {
         "baseline_commit": BASELINE,
+        "bootstrap_threads": int(threads),
         "items_per_run": sum(ITEMS.values()),
         "tasks": ITEMS,
         "metrics_per_task": {t: sorted(m) for t, m in METRICS.items()},
@@ -336,6 +352,15 @@ def main() -> None:
                 f"peak {new['peak_rss_mb']} MB",
                 flush=True,
             )
+            if int(threads) > 1:  # the same code on one thread: what the pool adds on this machine
+                entry["new_1_thread"] = one = measure(ROOT, runs, tmp / f"one{n}-{boot}", boot, threads="1")
+                entry["thread_pool_speedup"] = round(
+                    _num(one["leaderboard_s"]) / _num(new["leaderboard_s"]), 2
+                )
+                entry["identical_outputs_1_thread"] = one["files_sha256"] == new["files_sha256"]
+                print(
+                    f"N={n} B={boot} new, 1 thread: {one['leaderboard_s']} s ({one['leaderboard_cpu_s']} s CPU)"
+                )
             if old is not None:
                 entry["old"] = was = measure(old, runs, tmp / f"old{n}-{boot}", boot)
                 print(
