@@ -39,8 +39,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--threads",
             min=1,
-            help="Threads for the paired bootstraps (default $ROLESCAPE_THREADS, else the CPU count, "
-            "capped at 8); the files are the same for any value.",
+            help="Threads for the paired bootstraps (default $ROLESCAPE_THREADS, else 1; at most 8 "
+            "are started); the files are the same for any value.",
         ),
     ) -> None:
         """Overall, per-task and per-character tables with 95% intervals, ranks and significance."""

@@ -88,7 +88,7 @@ def make_leaderboard(
     """Load, compare and write: `leaderboard.{md,tex,csv,html,parquet}` and `plots/*.png` under `out_dir`.
 
     A partial run (`--limit` / `--shard`) beside full runs is refused unless `allow_partial_runs`.
-    `threads`: for the paired bootstraps (default $ROLESCAPE_THREADS, else the CPU count, capped at 8);
+    `threads`: for the paired bootstraps (default $ROLESCAPE_THREADS, else 1);
     the files are byte-identical for any value."""
     from rolescape.leaderboard import render
 

@@ -8,7 +8,9 @@ the other side of zero, doubled.
 
 Because every comparison draws from its own generator, the comparisons of one column may run on a
 small thread pool (numpy draws bounded integers, gathers and sums without the GIL): the p-values are
-the same for any number of threads and any finishing order. `bootstrap_threads` picks the number.
+the same for any number of threads and any finishing order. `bootstrap_threads` picks the number:
+one unless asked, since on the shared 2-core machine where it was measured the pool gained nothing
+(bench/results/leaderboard.json, `thread_pool_speedup`).
 """
 
 from __future__ import annotations
@@ -29,14 +31,14 @@ MAX_THREADS = 8
 
 
 def bootstrap_threads(threads: int | None = None) -> int:
-    """Threads for the paired bootstraps: `threads` if given, else $ROLESCAPE_THREADS, else the CPU
-    count capped at MAX_THREADS. A value that is not a positive integer is an InputError."""
+    """Threads for the paired bootstraps: `threads` if given, else $ROLESCAPE_THREADS, else one. A
+    value that is not a positive integer is an InputError; MAX_THREADS caps what the pool starts."""
     from rolescape.errors import InputError
 
     if threads is None:
         raw = os.environ.get(THREADS_ENV, "").strip()
         if not raw:
-            return max(1, min(os.cpu_count() or 1, MAX_THREADS))
+            return 1
         if not raw.isdigit() or int(raw) < 1:
             raise InputError(f"expected a positive integer, got {raw!r}", where=f"${THREADS_ENV}")
         return int(raw)
@@ -147,5 +149,5 @@ def tests_against_best(
         return {label: one(label) for label in labels}
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(threads, len(labels))) as pool:
+    with ThreadPoolExecutor(max_workers=min(threads, len(labels), MAX_THREADS)) as pool:
         return dict(zip(labels, pool.map(one, labels), strict=True))  # map keeps the labels' order
