@@ -438,6 +438,25 @@ def same_inputs_loss(
     again = trainer._compute_loss(m_trl, {k: v for k, v in inp.items()})
     again.backward()
     g_trl = torch.cat([p.grad.flatten() for p in m_trl.parameters() if p.grad is not None])
+
+    # a third opinion: a plain transformers forward of trl's own (left-padded) batch, the same formula
+    m_hf = tiny_llama(len(hf_tok), 0)
+    m_hf.load_state_dict(init_state)
+    ids = torch.cat([p_ids, c_ids], 1)
+    att = torch.cat([p_mask, inp["completion_mask"]], 1)
+    lg = m_hf(input_ids=ids, attention_mask=att).logits[:, -T - 1 : -1].float() / trainer.temperature
+    lp = lg.log_softmax(-1).gather(-1, c_ids[..., None])[..., 0]
+    A = inp["advantages"].reshape(-1, 1)
+    m = c_mask.float()
+    per_tok = -torch.exp(lp - lp.detach()) * A
+    hf_loss = {
+        "grpo": ((per_tok * m).sum(-1) / m.sum(-1).clamp(min=1)).mean(),
+        "bnpo": (per_tok * m).sum() / m.sum(),
+        "dr_grpo": (per_tok * m).sum() / (B * T),
+        "dapo": (per_tok * m).sum() / inp["num_items_in_batch"].clamp(min=1.0),
+    }[loss_type]
+    hf_loss.backward()
+    g_hf = torch.cat([p.grad.flatten() for p in m_hf.parameters() if p.grad is not None])
     return {
         "trl_loss_logged_first_step": cap["loss"],
         "trl_loss_recomputed": float(again.detach()),
@@ -447,7 +466,15 @@ def same_inputs_loss(
         == sorted(round(float(x), 6) for x in cap["rewards"][:B]),
         "grad_max_abs_diff": float((g_ours - g_trl).abs().max()),
         "grad_cosine": float(torch.nn.functional.cosine_similarity(g_ours, g_trl, dim=0)),
-        "grad_norm": {"rolescape": float(g_ours.norm()), "trl": float(g_trl.norm())},
+        "plain_hf_grad_max_abs_diff": {
+            "vs_rolescape": float((g_hf - g_ours).abs().max()),
+            "vs_trl": float((g_hf - g_trl).abs().max()),
+        },
+        "grad_norm": {
+            "rolescape": float(g_ours.norm()),
+            "trl": float(g_trl.norm()),
+            "plain_hf": float(g_hf.norm()),
+        },
         "completion_tokens": int(n_tok),
     }
 
