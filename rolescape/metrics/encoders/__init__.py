@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 from rolescape.errors import ModelUnavailable
 from rolescape.registry import Registry
 
+from rolescape.metrics.encoders.base import Encoder
+
 if TYPE_CHECKING:
     from rolescape.metrics.base import ScoreContext
 
-ENCODERS: Registry[Any] = Registry("encoder")
+ENCODERS: Registry[type[Encoder]] = Registry("encoder", Encoder)
 ENCODERS.register("clip", "rolescape.metrics.encoders.clip:ClipEncoder")
 ENCODERS.register("dino", "rolescape.metrics.encoders.dino:DinoEncoder")
 ENCODERS.register("face", "rolescape.metrics.encoders.face:InsightFaceEncoder")
