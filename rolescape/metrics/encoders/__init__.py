@@ -20,9 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rolescape.errors import ModelUnavailable
-from rolescape.registry import Registry
-
 from rolescape.metrics.encoders.base import Encoder
+from rolescape.registry import Registry
 
 if TYPE_CHECKING:
     from rolescape.metrics.base import ScoreContext
