@@ -4,6 +4,10 @@ A family computes one group of metrics (e.g. image identity, MCQ accuracy, text 
 tasks it supports. The engine validates predictions, groups items per task, asks every family that
 supports the task for per-item scores, appends them to items.jsonl as they come, and aggregates.
 
+A family reads its items through `batch.typed`: each row as its task's `TaskItem` model
+(`rolescape.schemas.tasks.TASK_MODELS`), so `item.reference_response` is a checked str, not a
+`.get()` on a dict; `task_item` says how partial rows (the rewards API's) are read.
+
 Families are registered lazily in `rolescape.metrics.registry.FAMILIES` as "module:Class" strings.
 A family whose model cannot be loaded raises `ModelUnavailable` from `prepare`; the engine records
 its metrics as skipped with the reason, and the other families still run.
