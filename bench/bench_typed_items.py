@@ -6,8 +6,8 @@ in the same process:
 * `rows_copy_s`: a shallow copy of every task row (`dict(row)`), the cheapest per-row pass (baseline);
 * `typed_view_s`: `rolescape.metrics.base.task_items` over the same rows (pydantic validation of each
   row into its task's model, which every `ItemBatch.typed` does once per batch);
-* `score_s`: `rolescape score` of those predictions with the model-free families (`mcq`, `text_ref`
-  whose `ref_sim` is skipped offline without a sentence encoder: rouge_l and bleu still run), with the
+* `score_s`: `rolescape score` of those predictions with the CPU-cheap families, profile offline
+  (`mcq`; `text_ref`: rouge_l, bleu and ref_sim with the packaged sentence encoder), with the
   bootstrap off so the families and the engine dominate.
 
 Reported as ratios measured in this run: `typed_view_vs_copy` and `typed_view_share_of_score`
@@ -100,7 +100,7 @@ def main() -> None:
         "typed_view_vs_copy": round(t_typed / t_copy, 2) if t_copy else None,
         "typed_view_share_of_score": round(t_typed / t_score, 4) if t_score else None,
         "how": "medians of --repeat runs in one process; typed_view validates every row of every task "
-        "(an upper bound on the scored items' share); score = mcq + text_ref, profile offline, bootstrap 0",
+        "(an upper bound on the scored items' share); score = mcq + text_ref (rouge_l, bleu, ref_sim), profile offline, bootstrap 0",
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
