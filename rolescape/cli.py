@@ -20,10 +20,10 @@ app = typer.Typer(
 )
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-# Each module registers its own commands; a module that does not exist yet is skipped.
+# Each module registers its own commands (`register(app)`); every one of them must import.
 COMMAND_MODULES = (
-    "rolescape.commands.build",      # build, validate, push, schema, audit
-    "rolescape.commands.score",      # score, validate-predictions, shuffle-options
+    "rolescape.commands.build",      # build, validate, push, schema
+    "rolescape.commands.score",      # score, merge-runs, validate-predictions, shuffle-options
     "rolescape.commands.baseline",   # baseline
     "rolescape.commands.leaderboard",  # leaderboard, push-results
     "rolescape.commands.metaeval",  # meta-eval
@@ -46,13 +46,7 @@ def _root(
 
 
 for _name in COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(_name)
-    except ModuleNotFoundError as _e:  # only tolerate the module itself being absent
-        if _e.name != _name:
-            raise
-        continue
-    _mod.register(app)
+    importlib.import_module(_name).register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

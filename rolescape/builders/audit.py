@@ -90,19 +90,16 @@ from pathlib import Path
 from typing import Any
 
 from rolescape.builders.clean import (
-    ANNOTATION_REF_RE,
     CJK_GLUE_RE,
     TextFix,
-    clean_probe,
     evidence_parts,
     normalize_evidence,
     normalize_text,
-    probe_perspective,
     repair_text,
     shorten,
 )
 from rolescape.errors import InputError
-from rolescape.schemas import Finding, GrpoPrompt, KnowledgeQA, Probe, VQAQuestion
+from rolescape.schemas import Finding, GrpoPrompt, KnowledgeQA, VQAQuestion
 from rolescape.schemas.base import Severity
 
 
@@ -537,108 +534,6 @@ def mcq_duplicate_options(ctx: FileCtx, location: str, item_id: str, options: di
             seen[key] = letter
 
 
-# ------------------------------------------------------------------------------------------- probes
-
-
-def build_probes(
-    ctx: FileCtx,
-    character: str,
-    kind: str,
-    questions: Sequence[str],
-    key: str,
-    names: Sequence[str] = (),
-) -> list[Probe]:
-    """Clean a memorization/personality list: strip markdown and quotes, drop meta lines and duplicates.
-
-    ``names`` are the character's names (prefix, the name the description uses): with them, memorization
-    questions in the third person (RS508) or inverted into the first person (RS507) are flagged.
-    """
-    probes: list[Probe] = []
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(questions):
-        loc = f"$.{key}[{i}]"
-        pt = clean_probe(raw)
-        text = repair_field(ctx, loc, pt.text)
-        flags = list(pt.flags)
-        usable = True
-        duplicate_of = None
-        if pt.meta_reason:
-            usable = False
-            ctx.add(
-                "RS501",
-                loc,
-                f"{kind} item {i} is {pt.meta_reason} text, not a user input: {shorten(raw, 70)!r}",
-                repair="usable=False",
-            )
-        md = [f for f in ("blockquote", "numbered", "bold", "italic") if f in flags]
-        if md:
-            ctx.add(
-                "RS502",
-                loc,
-                f"{kind} item {i}: markdown ({', '.join(md)}) stripped",
-                repair=f"text={shorten(text, 60)!r}",
-            )
-        if "quoted" in flags:
-            ctx.add(
-                "RS503",
-                loc,
-                f"{kind} item {i}: wrapping quotes stripped",
-                repair=f"text={shorten(text, 60)!r}",
-            )
-        if usable and kind == "memorization":
-            persp = probe_perspective(text, list(names))
-            if persp == "first-person":
-                flags.append("first-person")
-                ctx.add(
-                    "RS507",
-                    loc,
-                    f"{kind} item {i} asks about the character in the first person: {shorten(text, 60)!r}",
-                )
-            elif persp == "third-person":
-                flags.append("third-person")
-                ctx.add(
-                    "RS508",
-                    loc,
-                    f"{kind} item {i} is a third-person quiz question, not addressed to the character: "
-                    f"{shorten(text, 60)!r}",
-                )
-        if usable and ANNOTATION_REF_RE.search(text):
-            flags.append("annotation-reference")
-            ctx.add(
-                "RS509",
-                loc,
-                f"{kind} item {i} refers to the annotation material "
-                f"({ANNOTATION_REF_RE.search(text).group(0)!r}): {shorten(text, 60)!r}",
-            )
-        if usable:
-            nk = normalize_text(text)
-            if nk in seen:
-                usable = False
-                duplicate_of = seen[nk]
-                flags.append("duplicate")
-                ctx.add(
-                    "RS504",
-                    loc,
-                    f"{kind} item {i} repeats item {seen[nk]} after normalisation: {shorten(text, 60)!r}",
-                    repair=f"usable=False, duplicate_of={seen[nk]}",
-                )
-            else:
-                seen[nk] = i
-        probes.append(
-            Probe(
-                character=character,
-                kind=kind,
-                index=i,
-                raw=raw,
-                text=text,
-                flags=sorted(flags),
-                usable=usable,
-                duplicate_of=duplicate_of,
-            )
-        )
-    return probes
-
-
 # ---------------------------------------------------------------------------------------- dialogue
 
 
@@ -854,7 +749,6 @@ __all__ = [
     "audit_knowledge_qa",
     "answer_key_bias",
     "mcq_duplicate_options",
-    "build_probes",
     "audit_dialogue_duplicates",
     "audit_vqa",
     "audit_duplicate_prompts",

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rolescape.builders.release import Progress
 from rolescape.builders.sources import ResolvedSource, resolve_source
 from rolescape.errors import OutputError, RolescapeError
 from rolescape.io import check_out_dir, hash_obj, make_temp_dir, replace_dir, sha256_file
-
-Progress = Callable[[str, int, int], None]
 
 
 class StrictBuildError(RolescapeError):

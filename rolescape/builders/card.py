@@ -181,7 +181,7 @@ def dataset_card(
     chars = parsed.characters
     per_char = []
     for c in chars:
-        n = Counter()
+        n: Counter[str] = Counter()
         for r in parsed.images:
             if r.character == c.id:
                 n[f"img_{r.split}"] += 1

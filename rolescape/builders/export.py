@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from rolescape import PROTOCOL_VERSION, __version__
 from rolescape.builders.assemble import metadata_rows, task_rows
 from rolescape.builders.features import encode_rows, features_for
-from rolescape.builders.release import ParsedRelease
+from rolescape.builders.release import ParsedRelease, Progress
 from rolescape.dataset import CONFIG_SPLITS, TASK_SPLIT, content_relpath, parquet_relpath
 from rolescape.io import sha256_file, write_json_atomic, write_text_atomic
 from rolescape.schemas import (
@@ -66,7 +66,9 @@ def write_parquet(path: Path, config: str, rows: list[dict[str, Any]]) -> None:
     pq.write_table(table, path, compression="zstd", row_group_size=256, write_statistics=False)
 
 
-def write_build(parsed: ParsedRelease, out: Path, source: dict[str, Any], progress=None) -> dict[str, Any]:
+def write_build(
+    parsed: ParsedRelease, out: Path, source: dict[str, Any], progress: Progress | None = None
+) -> dict[str, Any]:
     """Write every file of a build into `out` (an empty temporary folder) and return the manifest."""
     tables: dict[tuple[str, str], list[dict[str, Any]]] = dict(metadata_rows(parsed))
     for task, rows in task_rows(parsed).items():

@@ -322,8 +322,8 @@ def inspect_image(path: Path, data: bytes) -> ImageInfo:
     uses_transparency = False
     if has_alpha:
         rgba = img if mode in ("RGBA", "LA") else img.convert("RGBA")
-        lo, _hi = rgba.getchannel("A").getextrema()
-        uses_transparency = lo < 255
+        lo = rgba.getchannel("A").getextrema()[0]  # one band: (min, max)
+        uses_transparency = isinstance(lo, int | float) and lo < 255
     img.close()
     ext = path.suffix.lower()
     return ImageInfo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,9 @@ from rolescape.schemas import (
     Probe,
     Scene,
 )
+
+# progress(stage, done, total): the one callback shape of the build's stages (parse, images, export)
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass

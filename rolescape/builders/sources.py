@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from rolescape._paths import demo_release_root
 from rolescape.errors import SourceError
 
 DEFAULT_HUB_REPO = "Tangc03/RoleScape20"
@@ -67,9 +68,7 @@ def resolve_local(path: str | Path) -> ResolvedSource:
 
 
 def resolve_demo() -> ResolvedSource:
-    from rolescape.demo import release_root
-
-    return ResolvedSource(root=release_root(), kind="demo", name="demo")
+    return ResolvedSource(root=demo_release_root(), kind="demo", name="demo")
 
 
 def _hub_offline() -> bool:

@@ -69,20 +69,22 @@ def register(app: typer.Typer) -> None:
         revision: str | None = typer.Option(None, "--revision", help="Branch to push to."),
         create_pr: bool = typer.Option(False, "--create-pr", help="Open a pull request instead of committing."),
         dry_run: bool = typer.Option(False, "--dry-run", help="List exactly what would be uploaded; no network."),
+        token_env: str | None = typer.Option(
+            None, "--token-env",
+            help="Read the token from this environment variable (default: HF_TOKEN or huggingface_hub's stored token)."),
     ) -> None:
         """Upload a built folder to the Hugging Face Hub (token from HF_TOKEN or huggingface-cli login)."""
         from rolescape.builders.hub import plan_upload, push
+        from rolescape.hub import report_lines, resolve_token
 
         plan = plan_upload(path, repo_id, revision=revision, private=private, create_pr=create_pr)
         if dry_run:
-            console.print(f"would upload {len(plan.files)} files ({plan.total_bytes:,} bytes) to "
-                          f"datasets/{plan.repo_id}" + (f"@{revision}" if revision else "")
-                          + (" as a pull request" if create_pr else "") + (" (private)" if private else ""))
-            for rel, n in plan.files:
-                console.print(f"  {rel}  {n:,}", highlight=False)
-            return
-        url = push(path, plan)
-        console.print(f"[green]pushed[/] {len(plan.files)} files: {url}")
+            lines = report_lines(plan, resolve_token(token_env)[1], dry_run=True)
+        else:
+            url, where = push(path, plan, token_env=token_env)
+            lines = report_lines(plan, where, dry_run=False, commit_url=url)
+        for line in lines:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     @app.command("schema")
     def schema_cmd(out: Path = typer.Option(Path("schemas"), "--out", "-o", help="Folder for *.schema.json.")) -> None:

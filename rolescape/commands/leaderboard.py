@@ -96,16 +96,10 @@ def register(app: typer.Typer) -> None:
         """Upload a run's results and per-item scores to a Hub dataset repo, with a generated card."""
         from rich.console import Console
 
+        from rolescape.hub import report_lines
         from rolescape.leaderboard.hub import push_results
 
         rep = push_results(run_dir, repo_id, dry_run=dry_run, private=private, token_env=token_env)
         con = Console(highlight=False, soft_wrap=True)
-        con.print(
-            ("[bold]dry run[/]: would upload" if rep.dry_run else "uploaded")
-            + f" {len(rep.plan.files)} files"
-        )
-        for line in rep.plan.describe():
+        for line in report_lines(rep.plan, rep.token_source, dry_run=rep.dry_run, commit_url=rep.commit_url):
             con.print(line, markup=False)
-        con.print(f"token: {rep.token_source}", markup=False)
-        if rep.commit_url:
-            con.print(f"commit: {rep.commit_url}", markup=False)

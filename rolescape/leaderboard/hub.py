@@ -9,70 +9,41 @@ Layout of the repository (one config per model, split `latest`, as lm-evaluation
 
 `--dry-run` builds exactly the files that would be uploaded and lists them; it needs no network. The
 token comes from `--token-env VAR`, else huggingface_hub's usual places (HF_TOKEN, the stored token),
-and is never printed: error messages are scrubbed of it.
+and is never printed: error messages are scrubbed of it. The error, the repo-id check, the token, the
+plan and its report are :mod:`rolescape.hub`'s, shared with `rolescape push`.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rolescape.errors import InputError, RolescapeError
-from rolescape.io import sha256_bytes
+from rolescape.hub import (
+    REPO_TYPE,
+    PlannedFile,
+    PushError,
+    UploadPlan,
+    check_repo_id,
+    push_failed,
+    require_token,
+    resolve_token,
+)
 from rolescape.leaderboard.load import Run, load_results, load_run
 from rolescape.leaderboard.tables import TASK_TITLES, pick_headline
 from rolescape.schemas.results import Results
 
-REPO_TYPE = "dataset"
 SPLIT = "latest"
 _FIXED = ("model", "id", "task", "character", "key")
 
 
-class PushError(RolescapeError):
-    """The Hub refused or could not be reached; the message never contains the token."""
-
-
-@dataclass(frozen=True)
-class PlannedFile:
-    path_in_repo: str
-    data: bytes
-    what: str
-
-    @property
-    def sha256(self) -> str:
-        return sha256_bytes(self.data)
-
-
-@dataclass
-class PushPlan:
-    repo_id: str
-    private: bool
-    config_name: str
-    files: list[PlannedFile]
-    commit_message: str
-    configs: list[str] = field(default_factory=list)
-
-    def describe(self) -> list[str]:
-        vis = "private" if self.private else "public (unless the repository already exists)"
-        lines = [
-            f"repository: {self.repo_id} (type {REPO_TYPE}, {vis})",
-            f"config: {self.config_name}, split {SPLIT}",
-            f"commit message: {self.commit_message}",
-        ]
-        lines += [
-            f"  {f.path_in_repo}  {len(f.data)} bytes  sha256 {f.sha256[:16]}  ({f.what})" for f in self.files
-        ]
-        return lines
-
-
 @dataclass
 class PushReport:
-    plan: PushPlan
+    plan: UploadPlan
     token_source: str
     dry_run: bool
     commit_url: str | None = None
@@ -208,10 +179,9 @@ def plan_push(
     *,
     private: bool = False,
     others: dict[str, Results | None] | None = None,
-) -> PushPlan:
+) -> UploadPlan:
     """The exact files one push uploads; `others` are the configs already in the repository."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*", repo_id or ""):
-        raise InputError(f"--repo-id must look like 'owner/name', got {repo_id!r}")
+    check_repo_id(repo_id)
     run = load_run(run_dir)
     if run.items is None:
         raise InputError(
@@ -222,41 +192,21 @@ def plan_push(
     all_results = dict(others or {})
     all_results[cfg] = run.results
     files = [
-        PlannedFile("README.md", build_card(repo_id, all_results).encode("utf-8"), "dataset card"),
-        PlannedFile(f"data/{cfg}/{SPLIT}.parquet", items_parquet(run), f"{len(run.items)} per-item rows"),
-        PlannedFile(f"results/{cfg}/results.json", run.path.read_bytes(), "aggregate results"),
-        PlannedFile(f"results/{cfg}/items.jsonl", items_path.read_bytes(), "per-item log"),
+        PlannedFile.from_bytes("README.md", build_card(repo_id, all_results).encode("utf-8"), "dataset card"),
+        PlannedFile.from_bytes(
+            f"data/{cfg}/{SPLIT}.parquet", items_parquet(run), f"{len(run.items)} per-item rows"
+        ),
+        PlannedFile.from_bytes(f"results/{cfg}/results.json", run.path.read_bytes(), "aggregate results"),
+        PlannedFile.from_bytes(f"results/{cfg}/items.jsonl", items_path.read_bytes(), "per-item log"),
     ]
     msg = f"rolescape results: {run.results.model_name} (protocol {run.results.provenance.protocol_version})"
-    return PushPlan(
+    return UploadPlan(
         repo_id=repo_id,
-        private=private,
-        config_name=cfg,
         files=files,
         commit_message=msg,
-        configs=sorted(all_results),
+        private=private,
+        details=[f"config: {cfg}, split {SPLIT} (configs after the push: {', '.join(sorted(all_results))})"],
     )
-
-
-def resolve_token(token_env: str | None) -> tuple[str | None, str]:
-    """(token, where it came from). The description never contains the token itself."""
-    if token_env:
-        value = os.environ.get(token_env, "")
-        if not value.strip():
-            raise InputError(f"environment variable {token_env} is not set or empty", where="--token-env")
-        return value.strip(), f"${token_env}"
-    from huggingface_hub import get_token
-
-    tok = get_token()
-    if not tok:
-        return None, "none found (set HF_TOKEN, run `hf auth login`, or pass --token-env VAR)"
-    return tok, "$HF_TOKEN" if os.environ.get("HF_TOKEN") else "huggingface_hub's stored token"
-
-
-def _scrub(text: str, token: str | None) -> str:
-    from rolescape.redact import redact
-
-    return redact(text, secrets=[token], one_line=True)
 
 
 def _existing(api: Any, repo_id: str) -> dict[str, Results | None]:
@@ -292,9 +242,7 @@ def push_results(
         plan = plan_push(run_dir, repo_id, private=private)
         _, where = resolve_token(token_env)
         return PushReport(plan=plan, token_source=where, dry_run=True)
-    token, where = resolve_token(token_env)
-    if token is None:
-        raise PushError(f"no Hugging Face token: {where}")
+    token, where = require_token(token_env)
     if api is None:
         from huggingface_hub import HfApi
 
@@ -304,13 +252,27 @@ def push_results(
 
         api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
         plan = plan_push(run_dir, repo_id, private=private, others=_existing(api, repo_id))
-        ops = [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=f.data) for f in plan.files]
+        ops = [
+            CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=f.data or b"") for f in plan.files
+        ]
         info = api.create_commit(
             repo_id, operations=ops, commit_message=plan.commit_message, repo_type=REPO_TYPE
         )
     except RolescapeError:
         raise  # our own messages never contain the token
     except Exception as e:  # huggingface_hub / requests errors: one line, token scrubbed
-        raise PushError(_scrub(f"push to {repo_id} failed: {type(e).__name__}: {e}", token)) from None
+        raise push_failed("push", repo_id, e, token) from None
     url = getattr(info, "commit_url", None) or getattr(info, "oid", None)
     return PushReport(plan=plan, token_source=where, dry_run=False, commit_url=str(url) if url else None)
+
+
+__all__ = [
+    "PushError",
+    "PushReport",
+    "build_card",
+    "config_name_for",
+    "items_parquet",
+    "plan_push",
+    "push_results",
+    "resolve_token",
+]

@@ -2,7 +2,8 @@
 
 Per-item scores live beside it in `items.jsonl` (one `ItemScore` per line, appended as computed).
 Schema v2 adds the run's `spec` and the partial-run fields (`limit`, `shard`, `partial`); v1 files
-still load (the new fields take their defaults). No number anywhere may be NaN or infinite: a file
+still load (the new fields take their defaults). `provenance.hostname_hash` is retired: accepted on
+read, never written. No number anywhere may be NaN or infinite: a file
 holding one is refused with the field path named.
 """
 
@@ -17,11 +18,14 @@ from rolescape.schemas.spec import ScoreSpec
 RESULTS_SCHEMA_VERSION = "2"
 
 
-class _Open(BaseModel):
+class _Record(BaseModel):
+    """Base of every record in a results file: closed (an unknown key is refused, so a typo or a file
+    of another tool cannot pass as one) and finite (NaN or infinity is refused)."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-class FamilyScore(_Open):
+class FamilyScore(_Record):
     """One family's part of an item's scores, with its own resume key."""
 
     key: str = Field(description="hash of the prediction, dataset, family version, config slice and models")
@@ -29,7 +33,7 @@ class FamilyScore(_Open):
     info: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
-class ItemScore(_Open):
+class ItemScore(_Record):
     """One line of items.jsonl: every metric computed for one prediction (None = does not apply).
 
     `metrics` / `info` are the merged view (all families + derived metrics); `families` holds each
@@ -48,7 +52,7 @@ class ItemScore(_Open):
     check: str | None = Field(None, description="sha256 of the line without this field (tamper evidence)")
 
 
-class MetricSummary(_Open):
+class MetricSummary(_Record):
     mean: float | None = Field(description="macro mean over characters (each character weighs the same)")
     ci_low: float | None = None
     ci_high: float | None = None
@@ -57,7 +61,7 @@ class MetricSummary(_Open):
     floors: dict[str, float] | None = Field(None, description="answer-key floors printed beside MCQ scores")
 
 
-class TaskResult(_Open):
+class TaskResult(_Record):
     n_items: int = Field(
         description="items of the task in the dataset (a --limit/--shard slice does not change it)"
     )
@@ -68,13 +72,13 @@ class TaskResult(_Open):
     metrics: dict[str, MetricSummary]
 
 
-class SkippedMetric(_Open):
+class SkippedMetric(_Record):
     task: str
     metric: str
     reason: str
 
 
-class ModelInfo(_Open):
+class ModelInfo(_Record):
     name: str = Field(description="registry name, e.g. 'clip'")
     id: str
     revision: str | None = None
@@ -83,14 +87,14 @@ class ModelInfo(_Open):
     source: str = Field(description="'hub', 'local:<path>' or 'package:<name>'")
 
 
-class DatasetInfo(_Open):
+class DatasetInfo(_Record):
     path: str
     manifest_sha256: str
     source: str
     build_id: str | None = None
 
 
-class RunConfig(_Open):
+class RunConfig(_Record):
     profile: str
     tasks: list[str]
     device: str
@@ -103,20 +107,24 @@ class RunConfig(_Open):
     predictions_sha256: str
 
 
-class Provenance(_Open):
+class Provenance(_Record):
     rolescape_version: str
     git_hash: str | None
     protocol_version: str
     python: str
     torch: str | None = None
     packages: dict[str, str] = Field(default_factory=dict)
-    hostname_hash: str | None = None
+    # Retired: it was never filled, and a machine identifier has no place in results that are pushed
+    # to the Hub. Still accepted, so results files that carry it (as null) load; never written.
+    hostname_hash: str | None = Field(
+        None, exclude=True, description="retired; ignored on read, never written"
+    )
     started_at: str
     finished_at: str
     wall_time_s: float
 
 
-class Results(_Open):
+class Results(_Record):
     schema_version: str = RESULTS_SCHEMA_VERSION
     model_name: str = Field(description="the name of the system whose predictions were scored")
     dataset: DatasetInfo

@@ -23,8 +23,8 @@ from rolescape.builders.audit import (
     ProfileIndex,
     audit_knowledge_qa,
     audit_vqa,
-    build_probes,
 )
+from rolescape.builders.character import build_probes
 from rolescape.builders.clean import (
     clean_full_profile,
     clean_probe,
