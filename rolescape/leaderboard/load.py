@@ -13,8 +13,11 @@ when that pass fails is the file re-read line by line, to name the line and fiel
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -194,8 +197,19 @@ def load_items(path: Path) -> dict[tuple[str, str], ItemScore]:
 
 
 @with_config(ConfigDict(extra="forbid", allow_inf_nan=False))
+class _FamilyLine(TypedDict):
+    """FamilyScore's fields and types (one family's part of a line)."""
+
+    key: str
+    metrics: dict[str, float | None]
+    info: NotRequired[dict[str, str | int | float | bool | None]]
+
+
+@with_config(ConfigDict(extra="forbid", allow_inf_nan=False))
 class _ItemLine(TypedDict):
-    """ItemScore's fields and types, for one-pass validation of a whole log by pydantic-core."""
+    """ItemScore's fields and types, for one-pass validation of a whole log by pydantic-core (a line
+    the engine writes carries `families` and `check`: without them here, every real log would take
+    the line-by-line path)."""
 
     id: str
     task: str
@@ -203,6 +217,22 @@ class _ItemLine(TypedDict):
     key: str
     metrics: dict[str, float | None]
     info: NotRequired[dict[str, str | int | float | bool | None]]
+    families: NotRequired[dict[str, _FamilyLine]]
+    check: NotRequired[str | None]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a log's rows are built: they are acyclic dicts and lists
+    (reference counting frees them), and a collection every few hundred thousand of them is a third
+    of the load time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @cache
@@ -221,37 +251,44 @@ ITEM_FRAME_SCHEMA: dict[str, str] = {  # column -> polars dtype name, documented
 
 def load_item_frame(path: Path) -> pl.DataFrame:
     """items.jsonl as a long frame, one row per (item, metric); a later line for an item replaces an
-    earlier one. `value` is null where the metric does not apply. Any problem is reported by
-    `load_items`, which names the line."""
+    earlier one (in the place of the first). `value` is null where the metric does not apply. Any
+    problem is reported by `load_items`, which names the line."""
+    with _gc_paused():
+        return _item_frame(path, path.read_bytes())
+
+
+def _item_frame(path: Path, raw: bytes) -> pl.DataFrame:
+    from itertools import chain
+    from operator import itemgetter
+
+    import numpy as np
     import polars as pl
 
-    raw = path.read_bytes()
-    lines = [ln for ln in raw.split(b"\n") if ln.strip()]
+    lines = [ln for ln in map(bytes.strip, raw.split(b"\n")) if ln]
+    joined = b"\n".join(lines)
+    # one object per line, exactly: joining lines with commas must not let a line hold two items
+    one_each = not lines or (
+        joined[:1] == b"{" and joined[-1:] == b"}" and joined.count(b"\n") == joined.count(b"}\n{")
+    )
     try:
         rows: list[Any] = list(_lines_adapter().validate_json(b"[" + b",".join(lines) + b"]"))
     except ValidationError:
         rows = []
-    # one object per line, exactly: joining lines with commas must not let a line hold two items
-    one_each = len(rows) == len(lines) and all(
-        ln.strip()[:1] == b"{" and ln.strip()[-1:] == b"}" for ln in lines
-    )
-    if not one_each:
+    if not one_each or len(rows) != len(lines):
         rows = [s.model_dump() for s in load_items(path).values()]  # raises, naming the line
-    import numpy as np
-
-    last = list({(r["task"], r["id"]): r for r in rows}.values())
+    cols = {"task": "task", "character": "character", "item_id": "id"}
     base = pl.DataFrame(
-        {
-            "task": [r["task"] for r in last],
-            "character": [r["character"] for r in last],
-            "item_id": [r["id"] for r in last],
-        },
-        schema={"task": pl.String, "character": pl.String, "item_id": pl.String},
-    )
-    repeat = np.repeat(np.arange(len(last)), [len(r["metrics"]) for r in last])
-    return base[repeat].with_columns(
-        metric=pl.Series([m for r in last for m in r["metrics"]], dtype=pl.String),
-        value=pl.Series([v for r in last for v in r["metrics"].values()], dtype=pl.Float64),
+        {c: list(map(itemgetter(k), rows)) for c, k in cols.items()}, schema=dict.fromkeys(cols, pl.String)
+    ).with_row_index("line")
+    if base.select(pl.struct("task", "item_id").n_unique()).item() < base.height:  # resumed: last wins
+        last = base.group_by("task", "item_id", maintain_order=True).agg(pl.col("line").last())["line"]
+        rows = list(map(rows.__getitem__, last.to_list()))
+        base = base[last]
+    metrics = list(map(itemgetter("metrics"), rows))
+    repeat = np.repeat(np.arange(len(rows)), list(map(len, metrics)))
+    return base.drop("line")[repeat].with_columns(
+        metric=pl.Series(list(chain.from_iterable(metrics)), dtype=pl.String),
+        value=pl.Series(list(chain.from_iterable(map(dict.values, metrics))), dtype=pl.Float64),
     )
 
 

@@ -68,8 +68,9 @@ def paired_columns(
     if n < 2:
         return None
     d = a[both] - b[both]
-    cuts = np.flatnonzero(np.diff(character_codes[both])) + 1
-    return bootstrap_groups(np.split(d, cuts), n, n_resamples=n_resamples, seed=seed)
+    bounds = [0, *(np.flatnonzero(np.diff(character_codes[both])) + 1).tolist(), n]
+    groups = [d[i:j] for i, j in zip(bounds, bounds[1:], strict=False)]  # views, as np.split makes
+    return bootstrap_groups(groups, n, n_resamples=n_resamples, seed=seed)
 
 
 def bootstrap_groups(
@@ -78,7 +79,7 @@ def bootstrap_groups(
     """The resampling itself: per-character differences, in the characters' sorted order."""
     import numpy as np
 
-    delta = float(np.mean([d.mean() for d in diffs]))
+    delta = float(np.mean([np.add.reduce(d) / len(d) for d in diffs]))  # d.mean(), minus its overhead
     rng = np.random.default_rng(seed)
     boot = np.zeros(n_resamples, dtype=np.float64)
     for d in diffs:

@@ -228,16 +228,11 @@ class _Builder:
         digits = self.digits(task, metric)
         col = self.ranked.filter((pl.col("task") == task) & (pl.col("metric") == metric))
         cells = {r.label: Cell(digits=digits) for r in self.runs}
-        for row in col.iter_rows(named=True):
-            cells[row["run"]] = Cell(
-                value=row["mean"],
-                lo=row["ci_low"] if row["mean"] is not None else None,
-                hi=row["ci_high"] if row["mean"] is not None else None,
-                digits=digits,
-                n=row["n"],
-                rank=row["rank"],
-                best=row["rank"] == 1,
-            )
+        valued = pl.col("mean").is_not_null()  # an interval only beside a number
+        shown = col.select("n", "rank", value="mean", lo=pl.when(valued).then("ci_low"),
+                           hi=pl.when(valued).then("ci_high"))  # fmt: skip
+        for label, rec in zip(col["run"], shown.iter_rows(named=True), strict=True):
+            cells[label] = Cell(**rec, digits=digits, best=rec["rank"] == 1)
         best = col.filter(pl.col("rank") == 1)["run"].min()
         if best is not None:
             self.best[(task, metric)] = str(best)
@@ -251,7 +246,7 @@ class _Builder:
 
         part = self.items.filter(
             (pl.col("task") == task) & (pl.col("metric") == metric) & pl.col("value").is_not_null()
-        )
+        ).select("run", "character", "item_id", "value")
         others = [label for label, c in cells.items() if label != best and c.value is not None]
         seeds = {o: comparison_seed(self.seed, task, metric, best, o) for o in others}
         for label, res in tests_against_best(part, best, seeds, n_resamples=self.n_resamples).items():
@@ -414,29 +409,25 @@ class _Builder:
         metric = self.headline.get(task)
         if metric is None:
             return None
-        runs = sorted((r for r in self.runs if task in r.results.tasks), key=lambda r: order.index(r.label))
+        runs = sorted((r.label for r in self.runs if task in r.results.tasks), key=order.index)
         pc = self.per_char.filter((pl.col("task") == task) & (pl.col("metric") == metric))
         if pc.is_empty():
             return None
-        lower = lower_is_better(metric)
         digits = column_digits(pc["mean"].to_list())
-        pc = pc.with_columns(rank=_signed("mean", lower).rank("min").over("character").cast(pl.Int64))
-        got = {
-            (row[0], row[1]): (row[2], row[3])
-            for row in pc.select("character", "run", "mean", "rank").iter_rows()
-        }
+        rank = _signed("mean", lower_is_better(metric)).rank("min").over("character").cast(pl.Int64)
+        # one row per character, a mean_<run> and a rank_<run> column per run (prefixes: no label clashes)
+        wide = pc.with_columns(rank=rank).pivot(on="run", index="character", values=["mean", "rank"])
         macro = self.metric_cells(task, metric)
-        rows: list[Row] = []
-        for ch in sorted(set(pc["character"].to_list())):
-            cells = []
-            for r in runs:
-                v, rk = got.get((ch, r.label), (None, None))
-                cells.append(Cell(value=v, digits=digits, rank=rk, best=rk == 1))
-            rows.append(Row(key=ch, stub=[ch], cells=cells))
-        mean_cells = [Cell(value=macro[r.label].value, digits=digits, rank=macro[r.label].rank,
-                           best=macro[r.label].rank == 1) for r in runs]  # fmt: skip
+        rows = [
+            Row(key=rec["character"], stub=[rec["character"]], cells=[
+                Cell(value=rec.get(f"mean_{r}"), digits=digits, rank=rec.get(f"rank_{r}"),
+                     best=rec.get(f"rank_{r}") == 1) for r in runs])
+            for rec in wide.sort("character").iter_rows(named=True)
+        ]  # fmt: skip
+        mean_cells = [Cell(value=macro[r].value, digits=digits, rank=macro[r].rank, best=macro[r].rank == 1)
+                      for r in runs]  # fmt: skip
         rows.append(Row(key="__mean__", stub=["Macro mean"], cells=mean_cells))
-        cols = [Column(title=r.label, task=task, metric=metric) for r in runs]
+        cols = [Column(title=r, task=task, metric=metric) for r in runs]
         return Table(
             key=f"chars-{task}",
             title=f"{TASK_TITLES.get(task, task)} - {metric} per character",
