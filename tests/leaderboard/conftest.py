@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import three_runs
+from tests.fixtures.runs import three_runs
 
 
 @pytest.fixture(scope="session")

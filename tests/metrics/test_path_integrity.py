@@ -17,9 +17,8 @@ from rolescape.builders.build import build
 from rolescape.cli import main
 from rolescape.dataset import BuiltDataset, parquet_relpath, verify_cache_path
 from rolescape.io import sha256_file
-from tests.leaderboard.helpers import write_run
-
-from . import make_tiny_dataset, png_bytes, write_predictions
+from tests.fixtures.runs import write_run
+from tests.fixtures.tiny import make_tiny_dataset, png_bytes, write_predictions
 
 T2I0 = "t2i/bo/0"
 
