@@ -727,7 +727,9 @@ class StyleFamily(MetricFamily):
         ctx.models["style"] = ModelInfo(
             name="style",
             id=f"rolescape/{VERSION}-logreg",
-            revision=cache_key(ctx.data.manifest_sha256, self.encoder, self.config, ctx.seed)[:20],
+            revision=cache_key(ctx.dataset("style").manifest_sha256, self.encoder, self.config, ctx.seed)[
+                :20
+            ],
             dtype="float64",
             preprocessing=(
                 f"multinomial logistic regression over {len(self.model.classes)} characters; features: "
@@ -771,8 +773,8 @@ class StyleFamily(MetricFamily):
         names = self.metric_names(batch.task)
         out: list[Scores] = [dict.fromkeys(names) for _ in batch.items]
         idx, texts = [], []
-        for i, (item, pred) in enumerate(zip(batch.items, batch.predictions, strict=True)):
-            if pred.text is None or str(item.get("character")) not in self.model.classes:
+        for i, (item, pred) in enumerate(zip(batch.typed, batch.predictions, strict=True)):
+            if pred.text is None or item.character not in self.model.classes:
                 continue
             if not pred.text.strip():
                 out[i] = dict.fromkeys(names, 0.0)
@@ -783,12 +785,12 @@ class StyleFamily(MetricFamily):
             embs = self.encoder.encode(texts, ctx.batch_size)
             proba = self.model.predict_proba(texts, embs)
             for row, i in zip(proba, idx, strict=True):
-                own = self.model.classes.index(str(batch.items[i]["character"]))
+                own = self.model.classes.index(batch.typed[i].character)
                 out[i].update({"style_acc": float(int(row.argmax()) == own), "style_p": float(row[own])})
             if self.cf is not None:
                 cf_proba, how = self.cf.proba(texts, np.asarray(embs))
                 for row, i, h in zip(cf_proba, idx, how, strict=True):
-                    own = self.cf.classes.index(str(batch.items[i]["character"]))
+                    own = self.cf.classes.index(batch.typed[i].character)
                     out[i].update(
                         {"style_acc_cf": float(int(row.argmax()) == own), "style_p_cf": float(row[own])}
                     )

@@ -9,8 +9,7 @@ import pytest
 
 from rolescape.cli import main
 from rolescape.redact import MASK, redact
-
-from .chat_server import ChatServer
+from tests.models.chat_server import ChatServer
 
 KEY = "Zq7Lw2Xv9KpB4mNc"  # no fixed shape: only the known-secret list can catch it
 
