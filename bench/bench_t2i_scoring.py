@@ -140,8 +140,10 @@ def build_workload(rel: Release, label: str, work: Path, n_max: int, size: int) 
 
     stamp = {"n_max": n_max, "size": size, "source": label, "version": 3}
     meta = work / "workload.json"
-    if meta.is_file() and json.loads(meta.read_text())["stamp"] == stamp:
-        return json.loads(meta.read_text())
+    if meta.is_file():  # a workload of at least n_max images built the same way is reused
+        have = json.loads(meta.read_text())
+        if {**have["stamp"], "n_max": n_max} == stamp and have["stamp"]["n_max"] >= n_max:
+            return have
     shutil.rmtree(work, ignore_errors=True)
     seeds = [(slug, key, b) for slug in rel for key, b in rel[slug]["test"]]
     ds = work / "built"
@@ -494,6 +496,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--workers", type=int, default=None, help="decode workers (default 0 CPU, 8 CUDA)")
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--rss-ns", default="128,512,2048")
+    ap.add_argument("--pure-images", type=int, default=None, help="images per pure-encoder timing")
     ap.add_argument("--rss-child", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--model-paths", default="{}", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None)
@@ -509,6 +512,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.synthetic = a.synthetic or gpu_like
     a.device = "cuda" if a.cuda else "cpu"
     a.batch_size = a.batch_size or (128 if a.cuda else 32)
+    a.pure_images = a.pure_images or (4096 if a.cuda else 512)
     a.workers = a.workers if a.workers is not None else (8 if a.cuda else 0)
     a.encoders = ["clip", "dino"] if gpu_like else ["effnet"]
     a.profile = "paper" if gpu_like else "offline"
@@ -553,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     refs: list[float] = []
     ref: dict[str, Any] = {}
     for r in range(a.repeats):
-        for e, v in pure_encoder(embs, a.batch_size, 512 if a.device == "cpu" else 4096, a.device).items():
+        for e, v in pure_encoder(embs, a.batch_size, a.pure_images, a.device).items():
             pure[e].append(v)
         for n in ns if r == 0 else ns[:1]:
             shutil.rmtree(cache, ignore_errors=True)
