@@ -277,9 +277,9 @@ def parse_score(reply: str | None) -> int | None:
                 return None  # "Score: 6-7", "rate it 6 or 7"
             cands.append(m.group("n"))
     if not cands:
-        m = _BARE.match(text)
-        if m:
-            cands.append(m.group("n"))
+        bare = _BARE.match(text)
+        if bare:
+            cands.append(bare.group("n"))
     values = {_valid_score(c) for c in cands}
     if len(values) != 1:
         return None
