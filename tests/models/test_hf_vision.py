@@ -146,6 +146,13 @@ def test_compose_roleplay_with_the_reference_image(llava_dir, demo_built, tmp_pa
     assert all(p["text"] is not None and (out / p["image"]).is_file() for p in preds)
     assert json.loads((out / "generation.json").read_text())["capabilities"]["image_in"] is True
     assert main(["validate-predictions", str(out / "predictions.jsonl"), "--data", str(demo_built)]) == 0
+    run = tmp_path / "scored"
+    rc = main(["score", str(out / "predictions.jsonl"), "--data", str(demo_built), "--tasks", "roleplay",
+               "--profile", "offline", "--out", str(run), "--no-progress"])  # fmt: skip
+    assert rc == 0
+    res = json.loads((run / "results.json").read_text())
+    assert res["generation"]["model"]["adapter"] == "compose"
+    assert 0.0 < res["tasks"]["roleplay"]["metrics"]["effnet_i"]["mean"] < 1.0
     capsys.readouterr()
 
 

@@ -115,6 +115,13 @@ def test_diffusers_images_validate_and_are_seeded(sd_dir, demo_built, tmp_path, 
     assert main([*args[:8], str(out2), *args[9:]]) == 0
     assert (out2 / "predictions.jsonl").read_bytes() == (out / "predictions.jsonl").read_bytes()
     assert (out2 / vqa[0]["images"][0]).read_bytes() == a  # seeded: the same pixels
+    run = tmp_path / "scored"
+    rc = main(["score", str(out / "predictions.jsonl"), "--data", str(demo_built), "--tasks", "t2i",
+               "--profile", "offline", "--out", str(run), "--no-progress"])  # fmt: skip
+    assert rc == 0
+    res = json.loads((run / "results.json").read_text())
+    assert res["generation"]["model"]["adapter"] == "diffusers" and res["tasks"]["t2i"]["coverage"] == 1.0
+    assert 0.0 < res["tasks"]["t2i"]["metrics"]["effnet_i"]["mean"] < 1.0  # real images, really scored
     capsys.readouterr()
 
 
