@@ -22,7 +22,9 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +64,15 @@ def adapter_run(url: str, data: Path, out: Path, per_char: int, max_new: int, co
     return time.perf_counter() - t, rep.tokens
 
 
-def overhead(url: str, data: Path, work: Path, max_new: int, rounds: int = 4) -> dict[str, Any]:
+def overhead(
+    url: str,
+    data: Path,
+    work: Path,
+    max_new: int,
+    rounds: int = 4,
+    on_round: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Alternating rounds; `on_round` gets the summary so far after each (a slow machine still records)."""
     from rolescape.dataset import BuiltDataset
     from rolescape.models.base import item_seed
     from rolescape.models.generate import _task_items
@@ -93,12 +103,22 @@ def overhead(url: str, data: Path, work: Path, max_new: int, rounds: int = 4) ->
         if not first_plain:
             plain.append(plain_loop(url, "smollm2", bodies))
         print(f"round {r}: plain {plain[-1]}, adapter {adapter[-1]}", flush=True)
+        if on_round is not None:
+            on_round(_summary(plain, adapter, len(bodies), max_new, rounds))
+    return _summary(plain, adapter, len(bodies), max_new, rounds)
+
+
+def _summary(
+    plain: list[tuple[float, int]], adapter: list[tuple[float, int]], n: int, max_new: int, rounds: int
+) -> dict[str, Any]:
     bp, ba = min(plain), min(adapter)
     pair_ratios = sorted(p[0] / a[0] for p, a in zip(plain, adapter, strict=True))
     return {
-        "items": len(bodies),
+        "items": n,
         "max_new_tokens": max_new,
         "concurrency": 1,
+        "rounds_done": len(pair_ratios),
+        "rounds_planned": rounds,
         "plain_s": [round(s, 3) for s, _ in plain],
         "adapter_s": [round(s, 3) for s, _ in adapter],
         "plain_tokens": bp[1],
@@ -107,7 +127,7 @@ def overhead(url: str, data: Path, work: Path, max_new: int, rounds: int = 4) ->
         "adapter_tokens_per_s": round(ba[1] / ba[0], 2),
         "ratio_items_per_s": round(bp[0] / ba[0], 3),
         "ratio_per_round": [round(x, 3) for x in pair_ratios],
-        "ratio_median": round(pair_ratios[len(pair_ratios) // 2], 3),
+        "ratio_median": round(statistics.median(pair_ratios), 3),
         "note": "adapter time includes loading the built dataset and writing predictions + generation.json",
     }
 
@@ -179,6 +199,11 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "generate.json"))
     args = ap.parse_args()
     previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
+
+    def write(record: dict[str, Any]) -> None:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     data = work / "built"
@@ -197,7 +222,17 @@ def main() -> None:
     }
     with local_server(gguf, threads=args.threads, log=work / "server.log") as url:
         if not args.skip_overhead:
-            rec["overhead"] = overhead(url, data, work, 32, rounds=args.rounds)
+
+            def record(partial: dict[str, Any]) -> None:
+                write(
+                    {
+                        **rec,
+                        "overhead": partial,
+                        **({"release": previous["release"]} if "release" in previous else {}),
+                    }
+                )
+
+            rec["overhead"] = overhead(url, data, work, 32, rounds=args.rounds, on_round=record)
             print(json.dumps(rec["overhead"], indent=2), flush=True)
         elif "overhead" in previous:
             rec["overhead"] = previous["overhead"]  # --skip-overhead keeps the recorded comparison
@@ -206,8 +241,7 @@ def main() -> None:
         elif "release" in previous:
             rec["release"] = previous["release"]  # --skip-release keeps the recorded release run
     print(json.dumps(rec, indent=2))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
+    write(rec)
 
 
 if __name__ == "__main__":
