@@ -175,3 +175,25 @@ def test_vlm_bad_kind(case, demo_built, tmp_path, capsys):
     assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert ("kind='vision'" in err) if case == "bogus-kind" else (str(model) in err)
     assert not (tmp_path / "o").exists()
+
+
+def test_vlm_without_chat_template_places_the_image_token(llava_dir, demo_built):
+    """chat_template=false: plain text, one processor image token per image, images still seen."""
+    from rolescape.dataset import BuiltDataset
+    from rolescape.models import build_adapter
+    from rolescape.models.base import Sampling, TextRequest
+    from rolescape.models.prompts import render
+
+    ds = BuiltDataset(demo_built)
+    it = ds.task_items("visual_mcq")[0]
+    char = {c["id"]: c for c in ds.characters()}[it["character"]]
+    prompt = render("visual_mcq", it, char, "release")
+    adapter = build_adapter("hf", str(llava_dir), ["chat_template=false"])
+    text = adapter.render(prompt)  # type: ignore[attr-defined]
+    assert text.startswith("<image>") and text.count("<image>") == 1 and "assistant:" not in text
+    with images_seen(adapter.module()) as seen:
+        (ans,) = adapter.generate_text(
+            [TextRequest(it["id"], "visual_mcq", it["character"], prompt, Sampling(max_new_tokens=3), 0)]
+        )
+    assert seen == [1] and ans.tokens is not None and ans.tokens <= 3
+    adapter.close()
