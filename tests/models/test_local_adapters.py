@@ -144,7 +144,10 @@ def test_compose_roleplay_text_then_image(llama_dir, sd_dir, demo_built, tmp_pat
     rp = [p for p in preds if p["id"].startswith("roleplay/")]
     assert rp and all(p["text"] and (out / p["image"]).is_file() and p["image_prompt_sha256"] for p in rp)
     gen = json.loads((out / "generation.json").read_text())
-    assert gen["model"]["extra"]["text"]["adapter"] == "hf" and gen["model"]["extra"]["image"]["adapter"] == "diffusers"
+    assert (
+        gen["model"]["extra"]["text"]["adapter"] == "hf"
+        and gen["model"]["extra"]["image"]["adapter"] == "diffusers"
+    )
     assert main(["validate-predictions", str(out / "predictions.jsonl"), "--data", str(demo_built)]) == 0
     # compose with the same reply text gives the same image prompt, hence the same image
     out2 = tmp_path / "compose2"
