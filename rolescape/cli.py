@@ -69,13 +69,23 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("[red]interrupted[/]: partial outputs were not moved into place")
         return 130
     except Exception as e:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
+        if isinstance(e, _click_errors()):
+            e.show()  # type: ignore[attr-defined]
             return 2
         raise
     return 0
+
+
+def _click_errors() -> tuple[type[Exception], ...]:
+    """Usage-error classes: click's, and those of the copy of click that newer typer releases carry
+    (`typer._click`), whose errors are not click's (an unknown option was a traceback)."""
+    kinds: list[type[Exception]] = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            kinds.append(importlib.import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(kinds)
 
 
 if __name__ == "__main__":

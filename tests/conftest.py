@@ -2,6 +2,8 @@
 
 * ``raw_release``: the test copy of the RoleScape-20 release (``$ROLESCAPE_RAW``), or skip.
 * ``demo_release``: a temporary copy of the packaged demo release (safe to mutate).
+* ``demo_built``: the demo release built once per session (read it, never change it).
+* ``runs``: three written result runs (strong, middle, weak; tests/fixtures/runs.py), once per session.
 * ``mini_release``: a factory for a tiny, defect-free release with one character written by these
   tests, so each audit rule can be shown to fire on one planted defect and to stay silent otherwise.
 """
@@ -40,6 +42,22 @@ def demo_release(tmp_path: Path) -> Path:
     for p in dst.rglob("*"):  # package data may be read-only
         p.chmod(0o755 if p.is_dir() else 0o644)
     return dst
+
+
+@pytest.fixture(scope="session")
+def demo_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from rolescape.builders.build import build
+
+    out = tmp_path_factory.mktemp("demo-built") / "built"
+    build("demo", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    from tests.fixtures.runs import three_runs
+
+    return three_runs(tmp_path_factory.mktemp("runs"))
 
 
 # --------------------------------------------------------------------------------------- mini release

@@ -14,7 +14,7 @@ from rolescape.cli import main
 from rolescape.errors import InputError
 from rolescape.hub import check_repo_id, push_failed
 from tests.fake_hub import TOKEN, FakeHub, running_fake_hub
-from tests.leaderboard.helpers import write_run
+from tests.fixtures.runs import write_run
 
 HEAD = re.compile(r"^dry run: would upload (\d+) files \(([\d,]+) bytes\) to datasets/(\S+)$")
 FILE = re.compile(r"^  (\S+)  (\d+) bytes  sha256 ([0-9a-f]{16})  \((.+)\)$")

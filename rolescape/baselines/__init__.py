@@ -12,7 +12,7 @@ from __future__ import annotations
 from rolescape.baselines.base import Baseline, BaselineReport, run_baseline
 from rolescape.registry import Registry
 
-BASELINES: Registry[type[Baseline]] = Registry("baseline")
+BASELINES: Registry[type[Baseline]] = Registry("baseline", Baseline)
 BASELINES.register("reference", "rolescape.baselines.reference:ReferenceBaseline")
 BASELINES.register("retrieval", "rolescape.baselines.retrieval:RetrievalBaseline")
 BASELINES.register("shuffled", "rolescape.baselines.shuffled:ShuffledBaseline")

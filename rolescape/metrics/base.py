@@ -4,6 +4,10 @@ A family computes one group of metrics (e.g. image identity, MCQ accuracy, text 
 tasks it supports. The engine validates predictions, groups items per task, asks every family that
 supports the task for per-item scores, appends them to items.jsonl as they come, and aggregates.
 
+A family reads its items through `batch.typed`: each row as its task's `TaskItem` model
+(`rolescape.schemas.tasks.TASK_MODELS`), so `item.reference_response` is a checked str, not a
+`.get()` on a dict; `task_item` says how partial rows (the rewards API's) are read.
+
 Families are registered lazily in `rolescape.metrics.registry.FAMILIES` as "module:Class" strings.
 A family whose model cannot be loaded raises `ModelUnavailable` from `prepare`; the engine records
 its metrics as skipped with the reason, and the other families still run.
@@ -11,13 +15,22 @@ its metrics as skipped with the reason, and the other families still run.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, get_origin
 
+from pydantic import ValidationError
+
+from rolescape.errors import InputError
 from rolescape.schemas.predictions import Prediction
 from rolescape.schemas.results import ModelInfo
+from rolescape.schemas.stored import decode_row
+from rolescape.schemas.tasks import TASK_MODELS, TaskItem
+
+if TYPE_CHECKING:
+    from rolescape.dataset import BuiltDataset
 
 Scores = dict[str, float | None]
 # The one progress protocol of the library: progress(stage, done, total). Only rolescape/commands draws.
@@ -28,7 +41,7 @@ ProgressFn = Callable[[str, int, int], None]
 class ScoreContext:
     """What a family may use: the built dataset, the run options, shared caches."""
 
-    data: Any  # rolescape.dataset.BuiltDataset
+    data: BuiltDataset | None  # None only for a reward built without a dataset (rewards.make_reward)
     profile: str = "paper"  # "paper" | "offline"
     device: str = "cpu"
     batch_size: int = 32
@@ -50,13 +63,66 @@ class ScoreContext:
     def skip_metric(self, metric: str, reason: str, task: str = "*") -> None:
         self.skipped.append((task, metric, reason))
 
+    def dataset(self, who: str) -> BuiltDataset:
+        """The built dataset, for a family (`who`) that cannot work without one."""
+        if self.data is None:
+            raise InputError(f"{who} needs the built dataset (make_reward(..., data=BUILT_FOLDER))")
+        return self.data
+
+
+# ------------------------------------------------------------------------------------ typed items
+
+
+@functools.cache
+def _required_blanks(model: type[TaskItem]) -> tuple[frozenset[str], dict[str, Any]]:
+    """The required fields of a task item model, and the blank each reads as in a partial row."""
+    blanks: dict[str, Any] = {}
+    for name, f in model.model_fields.items():
+        if f.is_required():
+            blanks[name] = [] if get_origin(f.annotation) is list else "" if f.annotation is str else None
+    return frozenset(blanks), blanks
+
+
+def task_item(task: str, row: Mapping[str, Any]) -> TaskItem:
+    """One task-config row as its task's item model (`rolescape.schemas.tasks.TASK_MODELS`).
+
+    A row with every field of the model (each row of a built dataset) is decoded from its stored form
+    (`rolescape.schemas.stored`) and validated: a wrong value is one InputError naming the item id.
+    A partial row (the rewards API assembles items from trl's dataset columns; callers of a family
+    may pass only what it reads) is taken as it is, unvalidated, with each missing field read as a
+    blank ("" / [] / None) and unknown keys left out, as the families' `.get(field) or ""` reads did.
+    """
+    model = TASK_MODELS.get(task, TaskItem)
+    required, blanks = _required_blanks(model)
+    if required.issubset(row.keys()):
+        try:
+            return model.model_validate(decode_row(model, row))
+        except ValidationError as e:
+            err = e.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"]) or "item"
+            raise InputError(
+                f"not a valid {task} item: {loc}: {err['msg']}", where=str(row.get("id"))
+            ) from None
+    known = {k: v for k, v in row.items() if k in model.model_fields}
+    return model.model_construct(**{**blanks, "task": task, **known})
+
+
+def task_items(task: str, rows: Sequence[Mapping[str, Any]]) -> list[TaskItem]:
+    """`task_item` of every row, in order."""
+    return [task_item(task, r) for r in rows]
+
 
 @dataclass
 class ItemBatch:
-    """Items of one task with their predictions, in a fixed order. `items` are task-config rows."""
+    """Items of one task with their predictions, in a fixed order.
+
+    `items` are the task-config rows as read (the engine keys its log by their ids); families read
+    `typed`, the same items as the task's item model (`task_items`), built once per batch and shared
+    by every family that scores it.
+    """
 
     task: str
-    items: Sequence[dict[str, Any]]
+    items: Sequence[Mapping[str, Any]]
     predictions: Sequence[Prediction]
     # Decoded RGB images per item, filled on first use by `images_io.prediction_images(batch, ctx)`
     # (shared by the families scoring this chunk) or given directly by the rewards API.
@@ -67,6 +133,11 @@ class ItemBatch:
     def __post_init__(self) -> None:
         if not self.info:
             self.info = [{} for _ in self.items]
+
+    @functools.cached_property
+    def typed(self) -> list[TaskItem]:
+        """The items as their task's item model, in order (see `task_item`)."""
+        return task_items(self.task, self.items)
 
 
 class MetricFamily:

@@ -37,6 +37,8 @@ from rolescape.io import hash_obj, write_jsonl_atomic
 from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
 from rolescape.metrics.predictions import LETTERS, MCQ_TASKS, parse_permutation, prediction_permutation
 from rolescape.schemas.predictions import Prediction
+from rolescape.schemas.release import MCQOptions
+from rolescape.schemas.tasks import KnowledgeMCQItem, TaskItem, VisualMCQItem
 
 DIFFICULTIES = ("easy", "medium", "hard")
 CHANCE = 0.25
@@ -218,6 +220,13 @@ def extract_choice(text: str | None, options: Mapping[str, Any] | None = None) -
 
 # ----------------------------------------------------------------------------------------------------
 # permutations (shuffle-options)
+
+
+def _options(options: MCQOptions | Mapping[str, Any]) -> dict[str, str]:
+    """Letter -> option text (a partial row's options are an unvalidated mapping)."""
+    if isinstance(options, MCQOptions):
+        return {k: str(v) for k, v in options.model_dump().items()}
+    return {str(k): str(v) for k, v in dict(options).items()}
 
 
 def permute_options(
@@ -415,25 +424,27 @@ class MCQFamily(MetricFamily):
         perm = prediction_permutation(pred) if pred is not None else None
         return perm or self._perms.get(item_id)
 
-    def score_one(self, row: Mapping[str, Any], pred: Prediction) -> tuple[Scores, dict[str, Any]]:
-        perm = self.permutation_for(pred, row["id"])
-        options = row["options"]
-        shown = permute_options(options, row["answer_key"], perm)[0] if perm else dict(options)
+    def score_one(self, item: TaskItem, pred: Prediction) -> tuple[Scores, dict[str, Any]]:
+        if not isinstance(item, (KnowledgeMCQItem, VisualMCQItem)):
+            raise InputError(f"not an MCQ item (task {item.task!r})", where=item.id)
+        perm = self.permutation_for(pred, item.id)
+        options = _options(item.options)
+        shown = permute_options(options, item.answer_key, perm)[0] if perm else options
         if pred.choice is not None:
             letter, how = pred.choice, "choice"
         else:
             letter, how = extract_choice(pred.text, shown)
         answer = unpermute(letter, perm) if letter else None
-        acc = 1.0 if answer is not None and answer == row["answer_key"] else 0.0
+        acc = 1.0 if answer is not None and answer == item.answer_key else 0.0
         scores: Scores = {
             "mcq_acc": acc,
             "mcq_kappa": (acc - CHANCE) / (1 - CHANCE),
             "mcq_unparsed": 0.0 if letter else 1.0,
         }
         for d in DIFFICULTIES:
-            scores[f"mcq_acc_{d}"] = acc if row.get("difficulty") == d else None
-        if row.get("task", str(row["id"]).split("/", 1)[0]) in CLEAN_TASKS and self._leaked is not None:
-            clean = row["id"] not in self._leaked
+            scores[f"mcq_acc_{d}"] = acc if item.difficulty == d else None
+        if item.task in CLEAN_TASKS and self._leaked is not None:
+            clean = item.id not in self._leaked
             scores["mcq_acc_clean"] = acc if clean else None
             scores["mcq_kappa_clean"] = scores["mcq_kappa"] if clean else None
         info = {
@@ -446,8 +457,8 @@ class MCQFamily(MetricFamily):
 
     def score(self, batch: ItemBatch, ctx: ScoreContext) -> list[Scores]:
         out = []
-        for i, (row, pred) in enumerate(zip(batch.items, batch.predictions, strict=True)):
-            scores, info = self.score_one(row, pred)
+        for i, (item, pred) in enumerate(zip(batch.typed, batch.predictions, strict=True)):
+            scores, info = self.score_one(item, pred)
             batch.info[i].update(info)
             out.append(scores)
         return out

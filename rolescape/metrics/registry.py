@@ -5,7 +5,7 @@ from __future__ import annotations
 from rolescape.metrics.base import MetricFamily
 from rolescape.registry import Registry
 
-FAMILIES: Registry[type[MetricFamily]] = Registry("metric family")
+FAMILIES: Registry[type[MetricFamily]] = Registry("metric family", MetricFamily)
 
 # MCQ letters (no model)
 FAMILIES.register("mcq", "rolescape.metrics.mcq:MCQFamily")

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from rolescape.models.base import (
     AdapterError,
@@ -36,7 +35,7 @@ from rolescape.models.base import (
 )
 from rolescape.registry import Registry
 
-ADAPTERS: Registry[Any] = Registry("adapter")
+ADAPTERS: Registry[type[ModelAdapter]] = Registry("adapter", ModelAdapter)
 ADAPTERS.register("openai", "rolescape.models.openai_chat:OpenAIAdapter")
 ADAPTERS.register("hf", "rolescape.models.hf:HFAdapter")
 ADAPTERS.register("diffusers", "rolescape.models.diffusers_t2i:DiffusersAdapter")

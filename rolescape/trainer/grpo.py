@@ -95,6 +95,33 @@ def group_loss(
     return loss, stats
 
 
+def micro_batch_loss(
+    adapter: Any,
+    mg: list[_Group],
+    cfg: GRPOConfig,
+    num_items: dict[str, float],
+    stats: dict[str, list[float]] | None = None,
+) -> torch.Tensor:
+    """The loss of one micro-batch of groups, normalised as trl normalises its batch of G * P
+    completions: grpo and dr_grpo average the groups' losses (every group has G sequences, so this is
+    the mean over all sequences); bnpo divides the token sum of the whole micro-batch by its token
+    count, dapo by the global batch's count (`num_items`), so the groups' terms add up."""
+    if cfg.loss_type == "bnpo":
+        num_items = {
+            "text": float(sum(int(g.rollouts.text_mask.sum()) for g in mg)),
+            "image": float(sum(g.rollouts.image_ids.numel() for g in mg)),
+        }
+    summed = cfg.loss_type in ("bnpo", "dapo")
+    total = torch.zeros((), device=adapter.device)
+    for g in mg:
+        lo, st = group_loss(adapter, g, cfg, num_items)
+        total = total + (lo if summed else lo / len(mg))
+        if stats is not None:
+            for k, v in st.items():
+                stats.setdefault(k, []).append(v)
+    return total
+
+
 def train_grpo(
     cfg: GRPOConfig,
     resume: bool = False,
@@ -170,13 +197,7 @@ def train_grpo(
                     stats: dict[str, list[float]] = stats,
                     num_items: dict[str, float] = num_items,
                 ) -> torch.Tensor:
-                    total = torch.zeros((), device=adapter.device)
-                    for g in mg:
-                        lo, st = group_loss(adapter, g, cfg, num_items)
-                        total = total + lo / len(mg)
-                        for k, v in st.items():
-                            stats.setdefault(k, []).append(v)
-                    return total
+                    return micro_batch_loss(adapter, mg, cfg, num_items, stats)
 
                 loss = runner(micro_loss)
                 acc.backward(loss)

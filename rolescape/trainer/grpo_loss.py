@@ -107,19 +107,18 @@ def aggregate(
 ) -> torch.Tensor:
     """Token averaging of trl's loss types (mask: (G, T) bool; G sequences of one modality).
 
-    grpo: mean over sequences of each sequence's token mean; bnpo: token mean over the batch;
-    dr_grpo: token sum / (G * max_len); dapo: token sum / `num_items`, the token count of the whole
-    accumulated (global) batch (defaults to this batch's count, i.e. bnpo)."""
+    grpo: mean over sequences of each sequence's token mean; bnpo: token sum / `num_items`, the token
+    count of the local micro-batch these sequences belong to (defaults to their own count: the token
+    mean); dr_grpo: token sum / (G * max_len); dapo: token sum / `num_items`, the token count of the
+    whole accumulated (global) batch (defaults to this batch's count, i.e. bnpo)."""
     m = mask.to(loss.dtype)
     if mask.numel() == 0:
         return loss.sum() * 0.0
     if loss_type == "grpo":
         return ((loss * m).sum(-1) / m.sum(-1).clamp(min=1.0)).mean()
-    if loss_type == "bnpo":
-        return (loss * m).sum() / m.sum().clamp(min=1.0)
     if loss_type == "dr_grpo":
         return (loss * m).sum() / (loss.shape[0] * (max_len or loss.shape[1]))
-    if loss_type == "dapo":
+    if loss_type in ("bnpo", "dapo"):
         denom = num_items if num_items is not None else float(m.sum().clamp(min=1.0))
         return (loss * m).sum() / max(float(denom), 1.0)
     raise ValueError(f"unknown loss_type {loss_type!r} (one of {', '.join(LOSS_TYPES)})")

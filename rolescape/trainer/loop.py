@@ -25,8 +25,9 @@ from rolescape.errors import InputError, OutputError
 from rolescape.models.base import item_seed
 from rolescape.registry import Registry
 from rolescape.trainer.config import GRPOConfig, LoraConfig, ModelConfig, SFTConfig, config_dict
+from rolescape.trainer.protocol import TrainableAdapter
 
-TRAINABLE: Registry[Any] = Registry("trainable adapter")
+TRAINABLE: Registry[type[TrainableAdapter]] = Registry("trainable adapter", TrainableAdapter)
 TRAINABLE.register("janus", "rolescape.models.janus:JanusAdapter")
 TRAINABLE.register("toy", "rolescape.trainer.toy:ToyAdapter")
 

@@ -85,6 +85,11 @@ class TrainableAdapter(Protocol):
 
     name: str  # registry name of the adapter ("janus", "toy", ...)
     model_id: str  # what was loaded (hub id, folder, or "tiny")
+    max_prompt_tokens: int  # set by the trainer from the model config before the first step
+
+    @classmethod
+    def for_training(cls, cfg: Any, seed: int) -> TrainableAdapter:
+        """The adapter a trainer model config (`rolescape.trainer.config.ModelConfig`) names."""
 
     def module(self) -> Any:
         """The torch module that is optimised (the `ModelAdapter.module()` hook of rolescape.models)."""

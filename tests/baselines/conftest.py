@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from .fixture import make_built
+from tests.fixtures.built import make_built
 
 
 @pytest.fixture(scope="session")

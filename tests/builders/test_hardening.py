@@ -22,7 +22,7 @@ import pytest
 
 from rolescape.builders.build import build
 from rolescape.cli import main
-from tests.builders.test_cli import build_fails, run
+from tests.commands.test_cli import build_fails, run
 
 CHAR = "data/personalized_data/train/Skyline-Tess Ray"
 

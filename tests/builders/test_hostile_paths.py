@@ -21,7 +21,7 @@ import pytest
 
 from rolescape.cli import main
 from rolescape.io import PathRefused, resolve_inside
-from tests.metrics import make_tiny_dataset, png_bytes, write_predictions
+from tests.fixtures.tiny import make_tiny_dataset, png_bytes, write_predictions
 
 SEED = 11
 PIECES = [

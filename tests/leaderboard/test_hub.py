@@ -20,8 +20,7 @@ from rolescape.errors import InputError
 from rolescape.leaderboard.hub import PushError, build_card, config_name_for, plan_push, push_results
 from rolescape.leaderboard.load import load_results
 from tests.fake_hub import FakeHub, running_fake_hub
-
-from .helpers import write_run
+from tests.fixtures.runs import write_run
 
 SECRET = "hf_TOPSECRETtoken1234567890"
 

@@ -10,8 +10,7 @@ import pytest
 from rolescape.cli import main
 from rolescape.errors import InputError
 from rolescape.leaderboard import load_runs, make_leaderboard, parse_formats
-
-from .helpers import write_run
+from tests.fixtures.runs import write_run
 
 
 def _run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

@@ -13,8 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rolescape.cli import main
-
-from .helpers import write_run
+from tests.fixtures.runs import write_run
 
 ALL = "md,latex,csv,html,parquet"
 

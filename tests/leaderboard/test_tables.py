@@ -9,8 +9,7 @@ import pytest
 from rolescape.leaderboard import build_leaderboard, load_reported, load_runs, make_leaderboard
 from rolescape.leaderboard.significance import paired_bootstrap
 from rolescape.leaderboard.tables import competition_ranks, fmt_num, lower_is_better, pick_headline
-
-from .helpers import write_run
+from tests.fixtures.runs import write_run
 
 
 def test_competition_ranks_and_direction():

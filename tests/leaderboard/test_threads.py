@@ -14,8 +14,7 @@ from rolescape.errors import InputError
 from rolescape.leaderboard import build_leaderboard, load_runs, make_leaderboard
 from rolescape.leaderboard import significance as sig  # its tests_against_best is no pytest test
 from rolescape.leaderboard.significance import MAX_THREADS, bootstrap_threads, comparison_seed
-
-from .helpers import write_run
+from tests.fixtures.runs import write_run
 
 
 @pytest.fixture(scope="module")

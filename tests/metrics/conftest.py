@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from . import make_tiny_dataset, mcq_ids, write_predictions
+from tests.fixtures.tiny import make_tiny_dataset, mcq_ids, write_predictions
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,7 @@ from rolescape.metrics.engine import (
     score,
 )
 from rolescape.schemas.results import ModelInfo
-
-from . import mcq_ids, png_bytes, write_predictions
+from tests.fixtures.tiny import mcq_ids, png_bytes, write_predictions
 
 TIMING = ("started_at", "finished_at", "wall_time_s")
 

@@ -22,8 +22,7 @@ from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
 from rolescape.metrics.engine import load_results, make_spec, merge_runs, score
 from rolescape.schemas.results import Results
 from rolescape.schemas.spec import FAMILY_CONFIGS, FamilyConfig, JudgeSettings, ScoreSpec, register_config
-
-from . import mcq_ids, write_predictions
+from tests.fixtures.tiny import mcq_ids, write_predictions
 
 TIMING = ("started_at", "finished_at", "wall_time_s")
 

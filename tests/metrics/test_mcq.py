@@ -18,8 +18,7 @@ from rolescape.metrics.mcq import (
     shuffle_options,
 )
 from rolescape.metrics.predictions import LETTERS
-
-from . import MCQ_SPEC, make_tiny_dataset, mcq_ids, mcq_options, write_predictions
+from tests.fixtures.tiny import MCQ_SPEC, make_tiny_dataset, mcq_ids, mcq_options, write_predictions
 
 JOB = {"A": "Statistical analysis and data reconfiguration", "B": "Chef", "C": "Paleontologist", "D": "Actor"}
 BDAY = {"A": "July31,1979", "B": "September19,1979", "C": "October31,1979", "D": "August15,1979"}

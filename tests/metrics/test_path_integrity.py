@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from rolescape.builders.build import build
 from rolescape.cli import main
 from rolescape.dataset import BuiltDataset, parquet_relpath, verify_cache_path
 from rolescape.io import sha256_file
-from tests.leaderboard.helpers import write_run
-
-from . import make_tiny_dataset, png_bytes, write_predictions
+from tests.fixtures.runs import write_run
+from tests.fixtures.tiny import make_tiny_dataset, png_bytes, write_predictions
 
 T2I0 = "t2i/bo/0"
 
@@ -40,13 +38,6 @@ def _single_error(rc: int, err: list[str]) -> str:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_dataset(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
-def demo_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo-built") / "built"
-    build("demo", out)
-    return out
 
 
 @pytest.fixture(autouse=True)

@@ -19,8 +19,7 @@ from rolescape.metrics.images_io import (
     to_rgb,
 )
 from rolescape.metrics.predictions import check_predictions, load_predictions
-
-from . import huge_png_header, make_tiny_dataset, mcq_ids, png_bytes, write_predictions
+from tests.fixtures.tiny import huge_png_header, make_tiny_dataset, mcq_ids, png_bytes, write_predictions
 
 MCQ1 = "knowledge_mcq/bo/mcq_001"
 T2I0 = "t2i/bo/0"

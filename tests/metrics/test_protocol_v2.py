@@ -186,7 +186,8 @@ def _corpus() -> tuple[list[str], list[str]]:
 
 
 def test_cross_fitted_style_scores_a_copy_with_a_model_that_never_saw_it():
-    from rolescape.metrics.text.style import CrossFitStyle, StyleConfig
+    from rolescape.metrics.text.style import StyleConfig
+    from rolescape.metrics.text.style_cf import CrossFitStyle
 
     texts, labels = _corpus()
     # a near-duplicate pair inside the train set must land in one fold

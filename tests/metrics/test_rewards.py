@@ -11,8 +11,7 @@ from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
 from rolescape.metrics.images_io import prediction_images
 from rolescape.metrics.registry import FAMILIES
 from rolescape.metrics.rewards import RewardFunction, make_reward
-
-from . import make_tiny_dataset, mcq_ids, mcq_options
+from tests.fixtures.tiny import make_tiny_dataset, mcq_ids, mcq_options
 
 
 @pytest.fixture(scope="module")

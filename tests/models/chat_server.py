@@ -76,8 +76,13 @@ class ChatServer:
                     "id": "chatcmpl-1",
                     "object": "chat.completion",
                     "model": body.get("model"),
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                 "finish_reason": "stop"}],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
                     "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()), "total_tokens": 0},
                 }
                 self._send(200, json.dumps(data).encode())

@@ -96,7 +96,9 @@ def test_chat_style_and_constrained_mcq(server, demo_built, tmp_path, capsys):
     assert rc == 0, err
     bodies = [r["body"] for r in server.requests]
     mcq = [b for b in bodies if "response_format" in b]
-    assert len(mcq) == 18 and mcq[0]["response_format"]["schema"]["properties"]["answer"]["enum"] == list("ABCD")
+    assert len(mcq) == 18 and mcq[0]["response_format"]["schema"]["properties"]["answer"]["enum"] == list(
+        "ABCD"
+    )
     assert all(b["messages"][0]["role"] == "system" for b in bodies)
     preds = lines(out / "predictions.jsonl")
     assert {p["choice_parse"] for p in preds if "choice" in p} == {"constrained"}
@@ -139,7 +141,10 @@ def test_merge_refuses_missing_duplicate_and_foreign_shards(server, demo_built, 
     dirs = []
     for i in range(2):
         d = tmp_path / f"s{i}"
-        assert main(gen_args(server, demo_built, d, "--tasks", "dialogue,memorization", "--shard", f"{i}/2")) == 0
+        assert (
+            main(gen_args(server, demo_built, d, "--tasks", "dialogue,memorization", "--shard", f"{i}/2"))
+            == 0
+        )
         dirs.append(d)
     capsys.readouterr()
     out = tmp_path / "m"
@@ -240,7 +245,9 @@ def test_bad_input_is_one_line(server, demo_built, tmp_path, capsys, args, expec
 
 
 def test_a_task_the_adapter_cannot_do_is_skipped_with_the_reason(server, demo_built, tmp_path, capsys):
-    rc, stdout, _ = run(capsys, gen_args(server, demo_built, tmp_path / "o", "--tasks", "t2i,visual_mcq,dialogue"))
+    rc, stdout, _ = run(
+        capsys, gen_args(server, demo_built, tmp_path / "o", "--tasks", "t2i,visual_mcq,dialogue")
+    )
     assert rc == 0
     assert "t2i: skipped - adapter 'openai' needs image_out" in stdout
     assert "visual_mcq: skipped - adapter 'openai' needs image_in" in stdout
@@ -251,9 +258,14 @@ def test_a_task_the_adapter_cannot_do_is_skipped_with_the_reason(server, demo_bu
 def test_other_settings_in_the_same_folder_are_refused(server, demo_built, tmp_path, capsys):
     out = tmp_path / "o"
     assert main(gen_args(server, demo_built, out, "--tasks", "dialogue")) == 0
-    rc, _, err = run(capsys, gen_args(server, demo_built, out, "--tasks", "dialogue", "--max-new-tokens", "9"))
+    rc, _, err = run(
+        capsys, gen_args(server, demo_built, out, "--tasks", "dialogue", "--max-new-tokens", "9")
+    )
     assert rc == 2 and "other settings (sampling" in err
-    assert main(gen_args(server, demo_built, out, "--tasks", "dialogue", "--max-new-tokens", "9", "--overwrite")) == 0
+    assert (
+        main(gen_args(server, demo_built, out, "--tasks", "dialogue", "--max-new-tokens", "9", "--overwrite"))
+        == 0
+    )
     capsys.readouterr()
 
 

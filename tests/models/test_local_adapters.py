@@ -115,6 +115,13 @@ def test_diffusers_images_validate_and_are_seeded(sd_dir, demo_built, tmp_path, 
     assert main([*args[:8], str(out2), *args[9:]]) == 0
     assert (out2 / "predictions.jsonl").read_bytes() == (out / "predictions.jsonl").read_bytes()
     assert (out2 / vqa[0]["images"][0]).read_bytes() == a  # seeded: the same pixels
+    run = tmp_path / "scored"
+    rc = main(["score", str(out / "predictions.jsonl"), "--data", str(demo_built), "--tasks", "t2i",
+               "--profile", "offline", "--out", str(run), "--no-progress"])  # fmt: skip
+    assert rc == 0
+    res = json.loads((run / "results.json").read_text())
+    assert res["generation"]["model"]["adapter"] == "diffusers" and res["tasks"]["t2i"]["coverage"] == 1.0
+    assert 0.0 < res["tasks"]["t2i"]["metrics"]["effnet_i"]["mean"] < 1.0  # real images, really scored
     capsys.readouterr()
 
 
@@ -137,7 +144,10 @@ def test_compose_roleplay_text_then_image(llama_dir, sd_dir, demo_built, tmp_pat
     rp = [p for p in preds if p["id"].startswith("roleplay/")]
     assert rp and all(p["text"] and (out / p["image"]).is_file() and p["image_prompt_sha256"] for p in rp)
     gen = json.loads((out / "generation.json").read_text())
-    assert gen["model"]["extra"]["text"]["adapter"] == "hf" and gen["model"]["extra"]["image"]["adapter"] == "diffusers"
+    assert (
+        gen["model"]["extra"]["text"]["adapter"] == "hf"
+        and gen["model"]["extra"]["image"]["adapter"] == "diffusers"
+    )
     assert main(["validate-predictions", str(out / "predictions.jsonl"), "--data", str(demo_built)]) == 0
     # compose with the same reply text gives the same image prompt, hence the same image
     out2 = tmp_path / "compose2"

@@ -100,3 +100,51 @@ def tiny_sd(folder: Path, seed: int = 0) -> Path:
     )  # fmt: skip
     pipe.save_pretrained(folder)
     return folder
+
+
+# Structured chat content (image parts, text parts), as processors' templates take it.
+VLM_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|startoftext|>{{ m['role'] }}: "
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for p in m['content'] %}"
+    "{% if p['type'] == 'image' %}<image>{% else %}{{ p['text'] }}{% endif %}{% endfor %}{% endif %}\n"
+    "{% endfor %}{% if add_generation_prompt %}<|startoftext|>assistant: {% endif %}"
+)
+
+
+def tiny_llava(folder: Path, seed: int = 0) -> Path:
+    """A random LlavaForConditionalGeneration (2-layer CLIP vision tower on 32x32 images, 16 image
+    tokens, 2-layer Llama) + a LlavaProcessor (CLIP image processor, the CLIP tokenizer with an
+    `<image>` token, a chat template over image/text parts), saved to `folder`."""
+    import torch
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    tok = clip_tokenizer(folder / "_tok")
+    tok.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    torch.manual_seed(seed)
+    cfg = LlavaConfig(
+        vision_config=CLIPVisionConfig(
+            hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, image_size=32,
+            patch_size=8, projection_dim=16,
+        ),
+        text_config=LlamaConfig(
+            vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+            num_key_value_heads=2, max_position_embeddings=2048, bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        ),
+        image_token_index=tok.convert_tokens_to_ids("<image>"), vision_feature_layer=-1,
+        vision_feature_select_strategy="default",
+    )  # fmt: skip
+    LlavaForConditionalGeneration(cfg).save_pretrained(folder)
+    LlavaProcessor(
+        image_processor=CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+        tokenizer=tok, patch_size=8, vision_feature_select_strategy="default", chat_template=VLM_CHAT_TEMPLATE,
+        image_token="<image>", num_additional_image_tokens=1,
+    ).save_pretrained(folder)  # fmt: skip
+    return folder

@@ -11,7 +11,7 @@ import pytest
 from rolescape.leaderboard.load import load_results as load_for_leaderboard
 from rolescape.metrics.engine import load_results as load_for_engine
 from rolescape.schemas.results import Results
-from tests.leaderboard.helpers import write_run
+from tests.fixtures.runs import write_run
 
 
 @pytest.mark.parametrize("old_value", [None, "9f2c0d1e"])

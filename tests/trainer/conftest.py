@@ -1,4 +1,4 @@
-"""Trainer fixtures: the embedded demo characters built once, and config writers."""
+"""Trainer fixtures: config writers and the CLI runner (the built demo is `demo_built` of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-
-
-@pytest.fixture(scope="session")
-def demo_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from rolescape.cli import main
-
-    out = tmp_path_factory.mktemp("trainer-demo") / "built"
-    assert main(["build", "--source", "demo", "--out", str(out)]) == 0
-    return out
 
 
 @pytest.fixture

@@ -58,3 +58,42 @@ def test_palette_codec_round_trip(toy: ToyAdapter) -> None:
     codes = torch.arange(16) * 4
     img = toy.backbone.decode_images(codes[None])[0]
     assert torch.equal(toy.backbone.encode_image(img), codes)
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "bnpo", "dr_grpo", "dapo"])
+def test_micro_batch_of_two_groups_normalised_as_trl(toy: ToyAdapter, loss_type: str) -> None:
+    """Two prompt groups of different token counts in one micro-batch: the loop's loss equals trl's
+    formula over the whole batch of 2G completions (bnpo / dapo: one token sum over both groups;
+    grpo: the mean of all 2G sequence means; dr_grpo: the sum over 2G * max_len)."""
+    from rolescape.trainer.config import GRPOConfig
+    from rolescape.trainer.grpo import _Group, micro_batch_loss
+
+    T = 6
+    spec = SampleSpec(modalities=("text",), max_text_tokens=T)
+    cfg = GRPOConfig.model_validate(
+        {"data": {"path": ".", "character": "x"}, "out": ".", "group_size": 4, "max_text_tokens": T}
+        | {"loss_type": loss_type}
+    )
+    groups, rows = [], []
+    for k, prompt in enumerate(["Hi Keeper", "A much longer question for the keeper?"]):
+        ro = toy.sample([prompt], 4, spec, generator=torch.Generator().manual_seed(10 + k))
+        for i in range(4):  # different token counts per sequence and per group
+            ro.text_mask[i, 1 + i + k :] = False
+        adv = torch.tensor([1.0, -0.5, 2.0, 0.75]) * (k + 1)  # not centred: every term counts
+        groups.append(_Group(None, ro, adv, adv, {}))  # type: ignore[arg-type]
+        with torch.no_grad():
+            lp = toy.logprobs(ro).text
+        rows.append((per_token_loss(lp, ro.logprobs_text, adv).loss, ro.text_mask.float()))
+    loss = torch.cat([r[0] for r in rows])
+    mask = torch.cat([r[1] for r in rows])
+    n_global = float(mask.sum()) * 1.5  # dapo divides by the global batch's count (other micro-batches too)
+    want = {
+        "grpo": ((loss * mask).sum(-1) / mask.sum(-1)).mean(),
+        "bnpo": (loss * mask).sum() / mask.sum(),
+        "dr_grpo": (loss * mask).sum() / (8 * T),
+        "dapo": (loss * mask).sum() / n_global,
+    }[loss_type]
+    with torch.no_grad():
+        got = micro_batch_loss(toy, groups, cfg, {"text": n_global, "image": 0.0})
+    assert got.item() == pytest.approx(want.item(), rel=1e-5, abs=1e-7)
+    assert mask[:4].sum() != mask[4:].sum()  # the two groups really differ in length

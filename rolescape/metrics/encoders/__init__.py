@@ -20,12 +20,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rolescape.errors import ModelUnavailable
+from rolescape.metrics.encoders.base import Encoder
 from rolescape.registry import Registry
 
 if TYPE_CHECKING:
     from rolescape.metrics.base import ScoreContext
 
-ENCODERS: Registry[Any] = Registry("encoder")
+ENCODERS: Registry[type[Encoder]] = Registry("encoder", Encoder)
 ENCODERS.register("clip", "rolescape.metrics.encoders.clip:ClipEncoder")
 ENCODERS.register("dino", "rolescape.metrics.encoders.dino:DinoEncoder")
 ENCODERS.register("face", "rolescape.metrics.encoders.face:InsightFaceEncoder")

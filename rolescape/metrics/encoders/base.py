@@ -14,7 +14,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rolescape.errors import ModelUnavailable
 from rolescape.schemas.results import ModelInfo
@@ -127,6 +127,16 @@ def autocast(device: str, precision: str) -> contextlib.AbstractContextManager[A
 
 def dtype_label(precision: str) -> str:
     return "fp32" if precision == "fp32" else f"{precision}-autocast"
+
+
+class Encoder(Protocol):
+    """What the `ENCODERS` registry holds (checked when a name is resolved): a class that loads itself
+    for a run's context (raising ModelUnavailable when it cannot) and names the models it loaded."""
+
+    @classmethod
+    def load(cls, ctx: ScoreContext) -> Encoder: ...
+
+    def model_infos(self) -> list[ModelInfo]: ...
 
 
 # ----------------------------------------------------------------------------------- image embedders

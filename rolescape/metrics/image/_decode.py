@@ -7,6 +7,7 @@ can answer before anything is decoded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rolescape.errors import InputError
@@ -17,6 +18,8 @@ from rolescape.metrics.encoders.pipeline import (
     source_from_bytes,
     source_from_image,
 )
+from rolescape.schemas.base import ImageData
+from rolescape.schemas.tasks import RoleplayItem, T2IItem, TaskItem
 
 IN_MEMORY = "<in-memory>"  # the rewards API's placeholder for images passed as PIL objects
 
@@ -73,14 +76,18 @@ def reference_sources(ctx: ScoreContext, slug: str, split: str = "train") -> lis
     return [source_from_bytes(b, str(key)) for key, b in refs]
 
 
-def gt_source(item: dict[str, Any]) -> ImageSource | None:
-    """The item's ground-truth image (roleplay and t2i rows carry `reference_image`)."""
-    ref = item.get("reference_image")
-    if isinstance(ref, dict):
-        data = ref.get("bytes")
-        label = str(ref.get("path") or item.get("reference_image_key") or "gt")
+def gt_source(item: TaskItem) -> ImageSource | None:
+    """The item's ground-truth image (roleplay and t2i items carry `reference_image`)."""
+    if not isinstance(item, (RoleplayItem, T2IItem)):
+        return None
+    ref: Any = item.reference_image  # ImageData; a partial row's unvalidated value may be a dict or bytes
+    data: Any
+    if isinstance(ref, ImageData):
+        data, path = ref.bytes, ref.path
+    elif isinstance(ref, Mapping):
+        data, path = ref.get("bytes"), ref.get("path")
     else:
-        data, label = ref, str(item.get("reference_image_key") or "gt")
+        data, path = ref, None
     if not data:
         return None
-    return source_from_bytes(bytes(data), label)
+    return source_from_bytes(bytes(data), str(path or item.reference_image_key or "gt"))

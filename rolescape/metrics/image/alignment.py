@@ -18,15 +18,16 @@ from typing import Any
 
 from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
 from rolescape.metrics.image._decode import prediction_sources
+from rolescape.schemas.tasks import RoleplayItem, T2IItem, T2IVQAItem, TaskItem
 
 PAPER_CLIP_DIVISOR = 30.0
 
 
-def prompt_text(task: str, item: dict[str, Any]) -> str | None:
-    """The text an image of this item should match."""
-    if task == "roleplay":
-        return item.get("t2i_instruction") or item.get("reference_generation_instruction")
-    return item.get("prompt")
+def prompt_text(item: TaskItem) -> str | None:
+    """The text an image of this item should match ("" or None: nothing to match)."""
+    if isinstance(item, RoleplayItem):
+        return item.t2i_instruction or item.reference_generation_instruction
+    return item.prompt if isinstance(item, (T2IItem, T2IVQAItem)) else None
 
 
 class AlignmentFamily(MetricFamily):
@@ -66,7 +67,7 @@ class AlignmentFamily(MetricFamily):
         img = embedding_for(self.clip.image, ctx, self._emb)(flat, persist=persist)
         img_paper = embedding_for(self.clip.paper_image, ctx, self._emb)(flat, persist=persist)
 
-        prompts = [prompt_text(batch.task, it) for it in batch.items]
+        prompts = [prompt_text(it) for it in batch.typed]
         responses = [p.text if batch.task == "roleplay" else None for p in batch.predictions]
         texts = sorted({t for t in prompts + responses if t})
         tvec = (

@@ -197,7 +197,7 @@ class IdentityFamily(MetricFamily):
         item_vecs: dict[str, list[list[Any]]] = {}
         for enc_name in self.encoders:
             emb = embedding_for(self._embedder(enc_name), ctx, self._emb)
-            banks = [self._bank(enc_name, str(it.get("character", "")), ctx) for it in batch.items]
+            banks = [self._bank(enc_name, it.character, ctx) for it in batch.typed]
             if enc_name in FACE_ENCODERS:  # detect faces only where the metric applies
                 wanted = [
                     srcs if self._face_applies(b) else [] for srcs, b in zip(sources, banks, strict=True)
@@ -208,7 +208,7 @@ class IdentityFamily(MetricFamily):
             vecs = emb(flat, persist=persist)
             gts: list[Any] = [None] * len(batch.items)
             if _has_gt_metric(enc_name) and batch.task in GT_TASKS:
-                gsrc = [gt_source(it) for it in batch.items]
+                gsrc = [gt_source(it) for it in batch.typed]
                 present = [g for g in gsrc if g is not None]
                 gvec = iter(emb(present)) if present else iter(())
                 gts = [next(gvec) if g is not None else None for g in gsrc]
@@ -244,9 +244,9 @@ class IdentityFamily(MetricFamily):
         from rolescape.metrics.image._decode import decode_source
 
         tau = float(self.copy_threshold or 0.0)
-        for i, item in enumerate(batch.items):
+        for i, item in enumerate(batch.typed):
             res: Scores = {"copy_rate": None, **{novel_name(e): None for e in self.encoders}}
-            cbank = self._copy_bank(str(item.get("character", "")), ctx)
+            cbank = self._copy_bank(item.character, ctx)
             if not sources[i] or not cbank.n:
                 out[i].update(res)
                 continue
@@ -254,7 +254,7 @@ class IdentityFamily(MetricFamily):
             masks = [cs > tau for cs in copy_sims]
             res["copy_rate"] = float(sum(bool(m.any()) for m in masks) / len(masks))
             for enc_name in self.encoders:
-                bank = self._bank(enc_name, str(item.get("character", "")), ctx)
+                bank = self._bank(enc_name, item.character, ctx)
                 vecs = item_vecs[enc_name][i]
                 if bank.matrix is None or not vecs or len(vecs) != len(masks):
                     continue

@@ -21,6 +21,7 @@ from typing import Any
 
 from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
 from rolescape.metrics.image._decode import decode_source, prediction_sources
+from rolescape.schemas.tasks import T2IVQAItem, TaskItem
 
 FALLBACK_TEMPLATE = "Does this image accurately depict: {prompt}?"
 FALLBACK_MAX_LENGTH = 10
@@ -63,6 +64,13 @@ def audited_weighted_match(
 
     num, den = _weighted_match(questions, predict, lambda t: t.strip().lower())
     return num / den if den > 0 else None
+
+
+def _questions(item: TaskItem) -> tuple[list[Any], list[Any]]:
+    """(the release's questions, the audited ones) of a t2i_vqa item; none for another task's item."""
+    if isinstance(item, T2IVQAItem):
+        return list(item.vqa_questions_raw or []), list(item.vqa_questions or [])
+    return [], []
 
 
 def is_mc(row: Any) -> bool:
@@ -109,7 +117,7 @@ class VQAFamily(MetricFamily):
             part = pairs[start : start + step]
             pixels = [self.blip.prepare(decode_source(s, ctx.alpha)) for _, s in part]
             embeds = self.blip.image_embeds(pixels)
-            per_image = self._score_images(embeds, [batch.items[i] for i, _ in part])
+            per_image = self._score_images(embeds, [batch.typed[i] for i, _ in part])
             for (i, _), sc in zip(part, per_image, strict=True):
                 per_item[i].append(sc)
         out: list[Scores] = []
@@ -124,18 +132,19 @@ class VQAFamily(MetricFamily):
             )
         return out
 
-    def _score_images(self, embeds: Any, items: list[dict[str, Any]]) -> list[tuple[float, float | None]]:
+    def _score_images(self, embeds: Any, items: list[TaskItem]) -> list[tuple[float, float | None]]:
         """(paper_vqa, vqa) for each image row of `embeds`, whose prompt row is items[row]."""
         free_pairs: list[tuple[int, str]] = []
         fallback_pairs: list[tuple[int, str]] = []
         for row, it in enumerate(items):
-            raw = list(it.get("vqa_questions_raw") or [])
-            aud = list(it.get("vqa_questions") or [])
+            raw, aud = _questions(it)
             qs = {_q(r, "question", "") for r in raw if _q(r, "question", "") and _q(r, "answer", "")}
             qs |= {_q(r, "question", "") for r in aud if _q(r, "question", "") and not is_mc(r)}
             free_pairs += [(row, q) for q in sorted(qs)]
             if not raw:
-                fallback_pairs.append((row, FALLBACK_TEMPLATE.format(prompt=it.get("prompt", ""))))
+                fallback_pairs.append(
+                    (row, FALLBACK_TEMPLATE.format(prompt=it.prompt if isinstance(it, T2IVQAItem) else ""))
+                )
         answers = self.blip.answer(embeds, free_pairs) if free_pairs else []
         free: list[dict[str, str]] = [{} for _ in items]
         for (row, q), a in zip(free_pairs, answers, strict=True):
@@ -146,8 +155,7 @@ class VQAFamily(MetricFamily):
             fb = {row: fallback_score(a) for (row, _), a in zip(fallback_pairs, fb_ans, strict=True)}
         out = []
         for row, it in enumerate(items):
-            raw = list(it.get("vqa_questions_raw") or [])
-            aud = list(it.get("vqa_questions") or [])
+            raw, aud = _questions(it)
             chosen: dict[str, str] = {}
             for r in aud:
                 if is_mc(r) and _q(r, "question") not in chosen:

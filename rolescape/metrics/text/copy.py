@@ -189,11 +189,11 @@ class TextCopyFamily(MetricFamily):
     def score(self, batch: ItemBatch, ctx: ScoreContext) -> list[Scores]:
         assert self.index is not None, "prepare() first"
         out: list[Scores] = []
-        for item, pred in zip(batch.items, batch.predictions, strict=True):
+        for item, pred in zip(batch.typed, batch.predictions, strict=True):
             if pred.text is None:
                 out.append({"text_copy_rate": None, "text_copy_overlap": None})
                 continue
-            ov = self.index.max_overlap(pred.text, str(item.get("character")))
+            ov = self.index.max_overlap(pred.text, item.character)
             out.append({"text_copy_rate": float(ov > self.threshold), "text_copy_overlap": ov})
         return out
 

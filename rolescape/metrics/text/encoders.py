@@ -12,19 +12,18 @@ Names (registry `SENTENCE_ENCODERS`):
 `SentenceEncoder.encode` follows sentence-transformers' `encode`: texts are sorted by length
 (longest first) so each batch pads little, the original order is restored, embeddings are
 L2-normalised float32, and the forward pass runs under `torch.inference_mode()`. Identical texts are
-encoded once. An optional on-disk cache keys each vector by (model id, revision, dtype,
-preprocessing, sha256 of the text); it is stored as `.npz` shards (no pickle) written atomically.
+encoded once. Vectors are cached in the run's one store (`rolescape.metrics.cache.ArtifactStore`,
+the same as the image encoders'), keyed by (model id, revision, dtype, preprocessing) and the sha256
+of the text; a v1 cache (`.npz` shards) is imported once and removed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import logging
 import os
+import shutil
 import threading
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,9 @@ from typing import Any
 import numpy as np
 
 from rolescape.errors import ModelUnavailable
-from rolescape.io import hash_obj, write_bytes_atomic
+from rolescape.io import hash_obj
+from rolescape.metrics.cache import ArtifactStore, load_npz
+from rolescape.metrics.cache import save_npz_deterministic as save_npz_deterministic  # re-export
 from rolescape.registry import Registry
 from rolescape.schemas.results import ModelInfo
 
@@ -166,84 +167,37 @@ SENTENCE_ENCODERS.register("mpnet", _load_hub(MPNET_ID))
 
 # --------------------------------------------------------------------------- embedding cache
 
+TEXT_STORE = "text-embeddings"  # the store name under the run's cache root
+
 
 def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def save_npz_deterministic(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
-    """An .npz (readable by `np.load(allow_pickle=False)`) whose bytes depend only on the arrays.
+def import_legacy_shards(store: ArtifactStore, model_key: dict[str, Any]) -> int:
+    """Move the vectors of the v1 text cache (`text-embeddings/<hash16>/shard-*.npz`) into `store`.
 
-    `np.savez` stamps the current time into the zip entries; this writes a fixed date instead, so
-    saving the same arrays twice gives identical files. Object arrays are refused (no pickle).
+    Unreadable shards are skipped (their texts are simply encoded again); the legacy folder is removed
+    afterwards, so this runs once. Returns the number of vectors imported.
     """
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        for name in sorted(arrays):
-            arr = np.ascontiguousarray(arrays[name])
-            if arr.dtype.hasobject:
-                raise TypeError(f"{name}: object arrays cannot be stored without pickle")
-            entry = io.BytesIO()
-            np.lib.format.write_array(entry, arr, allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, entry.getvalue())
-    write_bytes_atomic(path, buf.getvalue())
-
-
-def load_npz(path: str | Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-class EmbeddingCache:
-    """Vectors of one model keyed by text sha256: in memory, plus `.npz` shards under `root`.
-
-    Each `put` of new vectors writes one shard named by the hash of its keys (atomic rename), so
-    concurrent runs never corrupt each other and a crash loses at most the shard being written.
-    """
-
-    def __init__(self, root: Path | None, model_key: dict[str, Any]):
-        self.model_key = model_key
-        self.root = None if root is None else Path(root) / hash_obj(model_key)[:16]
-        self._mem: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
-        if self.root is not None:
-            self._load()
-
-    def _load(self) -> None:
-        assert self.root is not None
-        meta = self.root / "model.json"
-        if not meta.is_file():
-            self.root.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(meta, (json.dumps(self.model_key, sort_keys=True, indent=2) + "\n").encode())
-            return
-        for shard in sorted(self.root.glob("shard-*.npz")):
-            try:
-                arrs = load_npz(shard)
-                keys, vecs = arrs["keys"], arrs["vecs"]
-            except Exception as e:  # a foreign or damaged shard: ignore it, it will be recomputed
-                log.warning("embedding cache: ignoring unreadable %s (%s)", shard, type(e).__name__)
-                continue
-            for k, v in zip(keys.tolist(), vecs, strict=True):
-                self._mem[str(k)] = v
-
-    def get(self, sha: str) -> np.ndarray | None:
-        return self._mem.get(sha)
-
-    def put(self, shas: Sequence[str], vecs: np.ndarray) -> None:
-        if not len(shas):
-            return
-        with self._lock:
-            for s, v in zip(shas, vecs, strict=True):
-                self._mem[s] = v
-        if self.root is not None:
-            keys = np.array(list(shas), dtype="U64")
-            name = "shard-" + hashlib.sha256("".join(shas).encode()).hexdigest()[:20] + ".npz"
-            save_npz_deterministic(self.root / name, {"keys": keys, "vecs": np.asarray(vecs, np.float32)})
-
-    def __len__(self) -> int:
-        return len(self._mem)
+    if store.root is None:
+        return 0
+    legacy = store.root / TEXT_STORE / hash_obj(model_key)[:16]
+    if not (legacy / "model.json").is_file():
+        return 0
+    n = 0
+    for shard in sorted(legacy.glob("shard-*.npz")):
+        try:
+            arrs = load_npz(shard)
+            pairs = list(zip(arrs["keys"].tolist(), arrs["vecs"], strict=True))
+        except Exception as e:  # a damaged shard: its texts are encoded again
+            log.warning("text embedding cache: ignoring unreadable %s (%s)", shard, type(e).__name__)
+            continue
+        for k, v in pairs:
+            store.put(str(k), np.asarray(v, np.float32))
+            n += 1
+    shutil.rmtree(legacy, ignore_errors=True)
+    return n
 
 
 # --------------------------------------------------------------------------- the encoder
@@ -275,16 +229,16 @@ class SentenceEncoder:
             f"modules [{modules}]; max_seq_length={self.max_seq_length} tokens (longer texts truncated); "
             "output L2-normalised float32; batches sorted by length"
         )
-        self.cache = EmbeddingCache(
-            None if cache_dir is None else Path(cache_dir) / "text-embeddings",
-            {
-                "model_id": self.model_id,
-                "revision": self.revision,
-                "source": self.source.split(":")[0],
-                "dtype": self.dtype,
-                "preprocessing": self.preprocessing,
-            },
-        )
+        model_key = {
+            "model_id": self.model_id,
+            "revision": self.revision,
+            "source": self.source.split(":")[0],
+            "dtype": self.dtype,
+            "preprocessing": self.preprocessing,
+        }
+        self.cache = ArtifactStore(TEXT_STORE, model_key, cache_dir)
+        import_legacy_shards(self.cache, model_key)
+        self.encoded = 0  # texts actually run through the model (for tests and benchmarks)
         self._lock = loaded.lock
 
     def info(self) -> ModelInfo:
@@ -308,22 +262,20 @@ class SentenceEncoder:
         if not texts:
             return out
         shas = [text_sha256(t) for t in texts]
+        found = self.cache.get_many(shas) if use_cache else {}
         todo: dict[str, str] = {}  # sha -> text, first occurrence, in input order
         for s, t in zip(shas, texts, strict=True):
-            if s in todo:
-                continue
-            if not use_cache or self.cache.get(s) is None:
+            if s not in found and s not in todo:
                 todo[s] = t
         if todo:
             new = self._encode_batched(list(todo.values()), batch_size)
-            fresh = dict(zip(todo, new, strict=True))
-            if use_cache:
-                self.cache.put(list(todo), new)
-        else:
-            fresh = {}
+            self.encoded += len(todo)
+            for s, v in zip(todo, new, strict=True):
+                found[s] = v
+                if use_cache:
+                    self.cache.put(s, v)
         for i, s in enumerate(shas):
-            v = fresh.get(s)
-            out[i] = v if v is not None else self.cache.get(s)
+            out[i] = found[s]
         return out
 
     def _encode_batched(self, texts: list[str], batch_size: int) -> np.ndarray:

@@ -58,6 +58,7 @@ from rolescape.io import hash_obj
 from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
 from rolescape.metrics.cache import KeyedRecords
 from rolescape.schemas.results import ModelInfo
+from rolescape.schemas.tasks import DialogueItem, ProbeItem, RoleplayItem, TaskItem
 
 log = logging.getLogger(__name__)
 
@@ -177,15 +178,25 @@ def prompt_hash() -> str:
     )
 
 
+def _scene(item: TaskItem) -> tuple[str, str, str, str]:
+    """(description, opening, what the user said, the reference reply) of a text task's item."""
+    if isinstance(item, ProbeItem):
+        return item.description, item.opening, item.question, ""
+    if isinstance(item, (DialogueItem, RoleplayItem)):
+        return item.description, item.opening, item.user_text, item.reference_response
+    return "", "", "", ""
+
+
 def build_messages(
-    rubric: str, task: str, item: dict[str, Any], response: str, character: dict[str, Any]
+    rubric: str, task: str, item: TaskItem, response: str, character: dict[str, Any]
 ) -> list[dict[str, str]]:
     r = RUBRICS[rubric]
-    opening = str(item.get("opening") or character.get("opening") or "").strip()
-    ref = str(item.get("reference_response") or "").strip() if rubric == "tone" else ""
-    user_input = str(item.get("question") or item.get("user_text") or "").strip()
+    description, item_opening, said, reference = _scene(item)
+    opening = str(item_opening or character.get("opening") or "").strip()
+    ref = str(reference or "").strip() if rubric == "tone" else ""
+    user_input = str(said or "").strip()
     text = USER_TEMPLATE.format(
-        description=str(item.get("description") or character.get("description") or "").strip(),
+        description=str(description or character.get("description") or "").strip(),
         opening_block=f"The character's opening line: {opening}\n" if opening else "",
         profile_label=r["profile_label"],
         profile=str(character.get(r["profile_field"]) or "").strip(),
@@ -266,9 +277,9 @@ def parse_score(reply: str | None) -> int | None:
                 return None  # "Score: 6-7", "rate it 6 or 7"
             cands.append(m.group("n"))
     if not cands:
-        m = _BARE.match(text)
-        if m:
-            cands.append(m.group("n"))
+        bare = _BARE.match(text)
+        if bare:
+            cands.append(bare.group("n"))
     values = {_valid_score(c) for c in cands}
     if len(values) != 1:
         return None
@@ -448,7 +459,7 @@ class JudgeFamily(MetricFamily):
             root = cache_root(ctx)
             folder = None if root is None else root / "judge"
         self.cache = JudgeCache(folder)
-        self._characters = {str(c["id"]): c for c in ctx.data.characters()}
+        self._characters = {str(c["id"]): c for c in ctx.dataset("judge").characters()}
         if not os.environ.get(self.config.key_env):
             log.info(
                 "judge: $%s is not set; sending requests without an Authorization header", self.config.key_env
@@ -466,13 +477,11 @@ class JudgeFamily(MetricFamily):
             source=f"api:{public_url(self.config.url)}",
         )
 
-    def _job(
-        self, task: str, rubric: str, item: dict[str, Any], response: str
-    ) -> tuple[int | None, str | None]:
+    def _job(self, task: str, rubric: str, item: TaskItem, response: str) -> tuple[int | None, str | None]:
         assert self.client is not None and self.config is not None
-        char = self._characters.get(str(item.get("character")), {})
+        char = self._characters.get(item.character, {})
         messages = build_messages(rubric, task, item, response, char)
-        key = cache_key(self.config.model, self.prompt_hash, rubric, str(item.get("id")), response, messages)
+        key = cache_key(self.config.model, self.prompt_hash, rubric, item.id, response, messages)
         hit = self.cache.get(key)
         if hit is not None:
             with self.client._lock:
@@ -488,7 +497,7 @@ class JudgeFamily(MetricFamily):
                 "model": self.config.model,
                 "prompt_hash": self.prompt_hash,
                 "rubric": rubric,
-                "id": str(item.get("id")),
+                "id": item.id,
                 "score": value,
                 "reply": self.client.redact(reply, 2000),
             }
@@ -504,7 +513,7 @@ class JudgeFamily(MetricFamily):
         jobs: dict[cf.Future[tuple[int | None, str | None]], tuple[int, str]] = {}
         first_error: str | None = None
         with cf.ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="judge") as pool:
-            for i, (item, pred) in enumerate(zip(batch.items, batch.predictions, strict=True)):
+            for i, (item, pred) in enumerate(zip(batch.typed, batch.predictions, strict=True)):
                 if pred.text is None:
                     continue
                 out[i][FAILURES_METRIC] = 0.0
@@ -522,7 +531,7 @@ class JudgeFamily(MetricFamily):
                     continue
                 out[i][FAILURES_METRIC] = (out[i][FAILURES_METRIC] or 0.0) + 1.0
                 self.stats["failures"][f"judge_{r}"] = self.stats["failures"].get(f"judge_{r}", 0) + 1
-                item_id = str(batch.items[i].get("id"))
+                item_id = batch.typed[i].id
                 first_error = first_error or f"{item_id} {r}: {error}"
                 log.warning("judge: %s %s failed: %s", item_id, r, error)
                 info = getattr(batch, "info", None)

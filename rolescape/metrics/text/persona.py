@@ -111,7 +111,7 @@ class PersonaFamily(MetricFamily):
 
         self.encoder = encoder_for(ctx)
         self._profiles = {}
-        for row in ctx.data.characters():
+        for row in ctx.dataset("persona_sim").characters():
             for fld in set(PROFILE_FIELD.values()):
                 self._profiles[(row["id"], fld)] = profile_sentences(str(row.get(fld) or ""))
 
@@ -121,8 +121,8 @@ class PersonaFamily(MetricFamily):
     def score(self, batch: ItemBatch, ctx: ScoreContext) -> list[Scores]:
         out: list[Scores] = [{"persona_sim": None} for _ in batch.items]
         idx, texts, profs = [], [], []
-        for i, (item, pred) in enumerate(zip(batch.items, batch.predictions, strict=True)):
-            prof = self.profile_for(batch.task, str(item.get("character")))
+        for i, (item, pred) in enumerate(zip(batch.typed, batch.predictions, strict=True)):
+            prof = self.profile_for(batch.task, item.character)
             if pred.text is None or prof is None:
                 continue
             idx.append(i)

@@ -25,6 +25,7 @@ from typing import Any
 
 from rolescape.errors import ModelUnavailable
 from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
+from rolescape.schemas.tasks import DialogueItem, RoleplayItem
 
 METRICS = ("ref_sim", "rouge_l", "bleu")
 VERSION = "text_ref-v1"
@@ -110,9 +111,10 @@ class ReferenceFamily(MetricFamily):
     def score(self, batch: ItemBatch, ctx: ScoreContext) -> list[Scores]:
         out: list[Scores] = []
         idx, preds, refs = [], [], []
-        for i, (item, pred) in enumerate(zip(batch.items, batch.predictions, strict=True)):
+        for i, (item, pred) in enumerate(zip(batch.typed, batch.predictions, strict=True)):
             text = pred.text
-            ref = str(item.get("reference_response") or "")
+            ref = item.reference_response if isinstance(item, (DialogueItem, RoleplayItem)) else ""
+            ref = ref or ""
             if text is None:
                 out.append(dict.fromkeys(METRICS))
                 continue

@@ -18,9 +18,9 @@ when the top class is the item's character, `style_p` the probability of that ch
 
 The fitted classifier is stored without pickle: arrays in a deterministic `.npz`, everything else
 (vocabulary, catchphrases, classes, config, held-out accuracy) in JSON; `StyleClassifier.load`
-rebuilds it exactly and prediction needs only numpy/scipy. It is cached under
-`<cache_dir>/style/<key>/`, where the key hashes the built dataset's manifest sha256, the encoder id
-and revision, the config and this module's version. At fit time its accuracy on the held-out GT
+rebuilds it exactly and prediction needs only numpy/scipy. It is cached in the run's artefact store
+(`rolescape.metrics.cache.ArtifactStore`, store `style`), keyed by a hash of the built dataset's
+manifest sha256, the encoder id and revision, the config, the seed and this module's version. At fit time its accuracy on the held-out GT
 responses (dialogue test references, never seen in training) is measured and recorded in the
 family's ModelInfo (`preprocessing`) and in `StyleFamily.report`.
 """
@@ -35,14 +35,18 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rolescape.errors import InputError, ModelUnavailable, OutputError
-from rolescape.io import atomic_dir, hash_obj
+from rolescape.errors import InputError, ModelUnavailable
+from rolescape.io import hash_obj
 from rolescape.metrics.base import ItemBatch, MetricFamily, ScoreContext, Scores
+from rolescape.metrics.cache import ArtifactStore
 from rolescape.schemas.results import ModelInfo
+
+if TYPE_CHECKING:
+    from rolescape.metrics.text.style_cf import CrossFitStyle
 
 log = logging.getLogger(__name__)
 
@@ -321,21 +325,9 @@ class StyleClassifier:
         return model
 
     # -- storage (no pickle)
-    def save(self, folder: str | Path) -> None:
-        from rolescape.metrics.text.encoders import save_npz_deterministic
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_npz_deterministic(
-            folder / ARRAYS_FILE,
-            {
-                "idf": self.idf,
-                "stylo_mean": self.stylo_mean,
-                "stylo_std": self.stylo_std,
-                "coef": self.coef,
-                "intercept": self.intercept,
-            },
-        )
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """(arrays, JSON metadata): everything needed to rebuild the model exactly."""
+        arrays = {n: getattr(self, n) for n in ("idf", "stylo_mean", "stylo_std", "coef", "intercept")}
         meta = {
             "version": VERSION,
             "config": self.config.to_json(),
@@ -346,15 +338,46 @@ class StyleClassifier:
             "encoder": self.encoder,
             "meta": self.meta,
         }
-        from rolescape.io import write_text_atomic
+        return arrays, meta
 
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], where: Path) -> StyleClassifier:
+        """The model `to_arrays` describes; InputError naming `where` if it is of another version."""
+        if meta.get("version") != VERSION or meta.get("stylo_names") != list(STYLO_NAMES):
+            raise InputError(f"style classifier version {meta.get('version')!r} != {VERSION!r}", path=where)
+        try:
+            return cls(
+                config=StyleConfig.from_json(meta["config"]),
+                classes=list(meta["classes"]),
+                char_vocab=list(meta["char_vocab"]),
+                idf=arrays["idf"],
+                catchphrases=list(meta["catchphrases"]),
+                stylo_mean=arrays["stylo_mean"],
+                stylo_std=arrays["stylo_std"],
+                coef=arrays["coef"],
+                intercept=arrays["intercept"],
+                encoder=dict(meta["encoder"]),
+                meta=dict(meta["meta"]),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"incomplete style classifier ({type(e).__name__}: {e})", path=where) from None
+
+    def save(self, folder: str | Path) -> None:
+        """An exportable copy: `style.npz` (deterministic, no pickle) + `style.json` in `folder`."""
+        from rolescape.io import write_text_atomic
+        from rolescape.metrics.cache import save_npz_deterministic
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays, meta = self.to_arrays()
+        save_npz_deterministic(folder / ARRAYS_FILE, arrays)
         write_text_atomic(
             folder / META_FILE, json.dumps(meta, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
         )
 
     @classmethod
     def load(cls, folder: str | Path) -> StyleClassifier:
-        from rolescape.metrics.text.encoders import load_npz
+        from rolescape.metrics.cache import load_npz
 
         folder = Path(folder)
         try:
@@ -362,21 +385,31 @@ class StyleClassifier:
             arrs = load_npz(folder / ARRAYS_FILE)
         except (OSError, ValueError, KeyError) as e:
             raise InputError(f"cannot read a style classifier here: {e}", path=folder) from None
-        if meta.get("version") != VERSION or meta.get("stylo_names") != list(STYLO_NAMES):
-            raise InputError(f"style classifier version {meta.get('version')!r} != {VERSION!r}", path=folder)
-        return cls(
-            config=StyleConfig.from_json(meta["config"]),
-            classes=list(meta["classes"]),
-            char_vocab=list(meta["char_vocab"]),
-            idf=arrs["idf"],
-            catchphrases=list(meta["catchphrases"]),
-            stylo_mean=arrs["stylo_mean"],
-            stylo_std=arrs["stylo_std"],
-            coef=arrs["coef"],
-            intercept=arrs["intercept"],
-            encoder=dict(meta["encoder"]),
-            meta=dict(meta["meta"]),
-        )
+        return cls.from_arrays(arrs, meta, folder)
+
+
+def store(cache_dir: Path | None, name: str, version: str) -> ArtifactStore:
+    """The run's one artefact store for style classifiers (memory only without a cache dir)."""
+    return ArtifactStore(name, {"version": version}, cache_dir, required=())
+
+
+def cached_model(st: ArtifactStore, entry: str) -> StyleClassifier | None:
+    """The stored classifier, or None (missing, unreadable or of another version: refit)."""
+    got = st.get_arrays(entry)
+    if got is None:
+        return None
+    try:
+        return StyleClassifier.from_arrays(*got, st.path(entry, ".npz") or Path(st.name))
+    except InputError as e:
+        log.warning("style classifier cache unusable, refitting: %s", e)
+        return None
+
+
+def cache_model(st: ArtifactStore, entry: str, model: StyleClassifier) -> None:
+    try:
+        st.put_arrays(entry, *model.to_arrays())
+    except OSError as e:  # a read-only or full cache: keep the model in memory
+        log.warning("style classifier not cached: %s", e)
 
 
 # --------------------------------------------------------------------------- data
@@ -465,182 +498,22 @@ def load_or_fit(
     batch_size: int = 32,
     seed: int = 0,
 ) -> tuple[StyleClassifier, Path | None]:
-    """The classifier for (dataset manifest, encoder, config): from `cache_dir/style/<key>` or fitted."""
+    """The classifier for (dataset manifest, encoder, config), from the store or fitted, and its file."""
     cfg = config or StyleConfig()
-    if cache_dir is None:
-        return fit_from_dataset(data, encoder, cfg, batch_size, seed), None
-    folder = Path(cache_dir) / "style" / cache_key(data.manifest_sha256, encoder, cfg, seed)[:20]
-    if (folder / META_FILE).is_file():
-        try:
-            return StyleClassifier.load(folder), folder
-        except InputError as e:
-            log.warning("style classifier cache unusable, refitting: %s", e)
-    model = fit_from_dataset(data, encoder, cfg, batch_size, seed)
-    try:
-        with atomic_dir(folder, overwrite=True) as tmp:
-            model.save(tmp)
-    except OutputError as e:  # another run wrote it first, or the cache is read-only: keep ours in memory
-        log.warning("style classifier not cached: %s", e)
-    return model, folder
+    st = store(cache_dir, "style", VERSION)
+    entry = cache_key(data.manifest_sha256, encoder, cfg, seed)
+    model = cached_model(st, entry)
+    if model is None:
+        model = fit_from_dataset(data, encoder, cfg, batch_size, seed)
+        cache_model(st, entry, model)
+    return model, st.path(entry, ".npz")
 
 
 # --------------------------------------------------------------------------- cross-fitting (protocol v2)
+# The fold models live in style_cf.py; this builds them from a dataset.
 
 N_FOLDS = 5
 CF_VERSION = "style-cf-v1"
-
-
-def overlap_folds(
-    texts: Sequence[str], owners: Sequence[str], index: Any, threshold: float, k: int = N_FOLDS
-) -> list[int]:
-    """A fold per train text such that train texts overlapping each other (> threshold) share a fold.
-
-    Overlapping texts are joined into clusters (union-find over the overlap index); clusters are
-    dealt round-robin into `k` folds per character of their first member, in text order, so every
-    character is spread over all folds and a copied train text has all its overlaps in one fold.
-    """
-    parent = list(range(len(texts)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, t in enumerate(texts):
-        for j, _ in index.matches(t, threshold=threshold):
-            ri, rj = find(i), find(j)
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
-    fold_of_root: dict[int, int] = {}
-    dealt: Counter[str] = Counter()
-    folds = []
-    for i in range(len(texts)):
-        r = find(i)
-        if r not in fold_of_root:
-            fold_of_root[r] = dealt[owners[r]] % k
-            dealt[owners[r]] += 1
-        folds.append(fold_of_root[r])
-    return folds
-
-
-class CrossFitStyle:
-    """K style classifiers, each fitted without one fold of the train dialogues, plus on-demand ones.
-
-    `proba(text)`: the train texts the response overlaps (> tau_txt) decide the model: none -> the mean
-    of the fold models; all in one fold -> that fold's model; several folds -> a model fitted without
-    exactly those texts (cached in memory and under `cache_dir`).
-    """
-
-    def __init__(
-        self,
-        texts: Sequence[str],
-        labels: Sequence[str],
-        embeddings: np.ndarray,
-        encoder_info: dict[str, Any],
-        config: StyleConfig,
-        *,
-        threshold: float,
-        k: int = N_FOLDS,
-        seed: int = 0,
-        cache_dir: Path | None = None,
-        manifest: str = "",
-    ) -> None:
-        from rolescape.metrics.text.copy import OverlapIndex
-
-        self.texts, self.labels = list(texts), list(labels)
-        self.embeddings = embeddings
-        self.encoder_info, self.config, self.seed = encoder_info, config, seed
-        self.threshold, self.k = threshold, k
-        self.index = OverlapIndex(self.texts, self.labels)
-        self.folds = overlap_folds(self.texts, self.labels, self.index, threshold, k)
-        self.cache_dir, self.manifest = cache_dir, manifest
-        self._models: dict[tuple[int, ...], StyleClassifier] = {}
-        self.n_on_demand = 0
-        self.report: dict[str, Any] = {}
-        self.fold_models = [
-            self._model(tuple(i for i, f in enumerate(self.folds) if f == j)) for j in range(k)
-        ]
-        self.classes = sorted(set(self.labels))
-
-    def _key(self, excluded: tuple[int, ...]) -> str:
-        return hash_obj(
-            {
-                "version": CF_VERSION,
-                "manifest": self.manifest,
-                "encoder": self.encoder_info,
-                "config": self.config.to_json(),
-                "seed": self.seed,
-                "excluded": hash_obj([self.texts[i] for i in excluded]),
-            }
-        )[:20]
-
-    def _model(self, excluded: tuple[int, ...]) -> StyleClassifier:
-        if excluded in self._models:
-            return self._models[excluded]
-        folder = None if self.cache_dir is None else Path(self.cache_dir) / "style-cf" / self._key(excluded)
-        model: StyleClassifier | None = None
-        if folder is not None and (folder / META_FILE).is_file():
-            try:
-                model = StyleClassifier.load(folder)
-            except InputError as e:
-                log.warning("cross-fitted style cache unusable, refitting: %s", e)
-        if model is None:
-            drop = set(excluded)
-            keep = [i for i in range(len(self.texts)) if i not in drop]
-            model = StyleClassifier.fit(
-                [self.texts[i] for i in keep],
-                [self.labels[i] for i in keep],
-                self.embeddings[keep],
-                self.encoder_info,
-                self.config,
-                self.seed,
-            )
-            model.meta["excluded"] = len(excluded)
-            if folder is not None:
-                try:
-                    with atomic_dir(folder, overwrite=True) as tmp:
-                        model.save(tmp)
-                except OutputError as e:
-                    log.warning("cross-fitted style classifier not cached: %s", e)
-        self._models[excluded] = model
-        return model
-
-    def model_for(self, text: str) -> tuple[list[StyleClassifier], str]:
-        """The model(s) that may score `text`, and how they were chosen (for items.jsonl info)."""
-        hits = [i for i, _ in self.index.matches(text, threshold=self.threshold)]
-        if not hits:
-            return self.fold_models, "mean_of_folds"
-        folds = {self.folds[i] for i in hits}
-        if len(folds) == 1:
-            j = folds.pop()
-            return [self.fold_models[j]], f"fold_{j}"
-        excluded = tuple(sorted(set(hits)))
-        if excluded not in self._models:
-            self.n_on_demand += 1
-        return [self._model(excluded)], "on_demand"
-
-    def proba(self, texts: Sequence[str], embeddings: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """Rows over `self.classes` for each text, and the model choice per text."""
-        out = np.zeros((len(texts), len(self.classes)))
-        how: list[str] = []
-        for r, t in enumerate(texts):
-            models, why = self.model_for(t)
-            acc = np.zeros(len(self.classes))
-            for m in models:
-                p = m.predict_proba([t], embeddings[r : r + 1])[0]
-                for c, v in zip(m.classes, p, strict=True):
-                    acc[self.classes.index(c)] += v
-            out[r] = acc / len(models)
-            how.append(why)
-        return out, how
-
-    def heldout(self, texts: Sequence[str], labels: Sequence[str], embeddings: np.ndarray) -> dict[str, Any]:
-        proba, how = self.proba(texts, embeddings)
-        idx = np.array([self.classes.index(y) if y in self.classes else -1 for y in labels])
-        ok = idx >= 0
-        acc = float(((proba.argmax(1) == idx) & ok).mean()) if len(labels) else None
-        return {"n": len(labels), "accuracy": acc, "how": dict(Counter(how))}
 
 
 def fit_cross_fitted(
@@ -655,6 +528,8 @@ def fit_cross_fitted(
     cache_dir: Path | None = None,
 ) -> CrossFitStyle:
     """The cross-fitted style models of a built dataset, with their held-out accuracy in `.report`."""
+    from rolescape.metrics.text.style_cf import CrossFitStyle
+
     texts, labels = training_corpus(data)
     if not texts:
         raise ModelUnavailable("the dataset has no train dialogues to fit the style classifier on")
@@ -727,7 +602,9 @@ class StyleFamily(MetricFamily):
         ctx.models["style"] = ModelInfo(
             name="style",
             id=f"rolescape/{VERSION}-logreg",
-            revision=cache_key(ctx.data.manifest_sha256, self.encoder, self.config, ctx.seed)[:20],
+            revision=cache_key(ctx.dataset("style").manifest_sha256, self.encoder, self.config, ctx.seed)[
+                :20
+            ],
             dtype="float64",
             preprocessing=(
                 f"multinomial logistic regression over {len(self.model.classes)} characters; features: "
@@ -771,8 +648,8 @@ class StyleFamily(MetricFamily):
         names = self.metric_names(batch.task)
         out: list[Scores] = [dict.fromkeys(names) for _ in batch.items]
         idx, texts = [], []
-        for i, (item, pred) in enumerate(zip(batch.items, batch.predictions, strict=True)):
-            if pred.text is None or str(item.get("character")) not in self.model.classes:
+        for i, (item, pred) in enumerate(zip(batch.typed, batch.predictions, strict=True)):
+            if pred.text is None or item.character not in self.model.classes:
                 continue
             if not pred.text.strip():
                 out[i] = dict.fromkeys(names, 0.0)
@@ -783,12 +660,12 @@ class StyleFamily(MetricFamily):
             embs = self.encoder.encode(texts, ctx.batch_size)
             proba = self.model.predict_proba(texts, embs)
             for row, i in zip(proba, idx, strict=True):
-                own = self.model.classes.index(str(batch.items[i]["character"]))
+                own = self.model.classes.index(batch.typed[i].character)
                 out[i].update({"style_acc": float(int(row.argmax()) == own), "style_p": float(row[own])})
             if self.cf is not None:
                 cf_proba, how = self.cf.proba(texts, np.asarray(embs))
                 for row, i, h in zip(cf_proba, idx, how, strict=True):
-                    own = self.cf.classes.index(str(batch.items[i]["character"]))
+                    own = self.cf.classes.index(batch.typed[i].character)
                     out[i].update(
                         {"style_acc_cf": float(int(row.argmax()) == own), "style_p_cf": float(row[own])}
                     )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rolescape.metrics.base import ScoreContext
-from rolescape.metrics.cache import EmbeddingCache
+from rolescape.metrics.cache import ArtifactStore, EmbeddingCache
 from tests.metrics.image import png
 
 KEY = {"model_id": "m", "revision": "r1", "dtype": "fp32", "preprocessing": "resize 224; alpha=white"}
@@ -51,8 +51,12 @@ def test_empty_vector_is_a_valid_entry_and_corrupt_files_are_misses(tmp_path: Pa
     got = c.get(a)
     assert got is not None and got.size == 0
     c.put(b, np.ones(3, np.float32))
-    next(p for p in tmp_path.rglob(f"{b}.npy")).write_bytes(b"\x93NUMPY garbage")
-    assert c.get(b) is None
+    f = next(p for p in tmp_path.rglob(f"{b}.npy"))
+    f.write_bytes(b"\x93NUMPY garbage")
+    fresh = EmbeddingCache("dlib_face", KEY, tmp_path)  # a new run: nothing in memory
+    assert fresh.get(b) is None
+    fresh.put(b, np.ones(3, np.float32))  # rewritten whole
+    assert np.load(f, allow_pickle=False).tolist() == [1.0, 1.0, 1.0]
 
 
 def test_key_must_be_complete():
@@ -73,6 +77,7 @@ def test_pipeline_encodes_once_then_hits(tmp_path: Path, tiny_openclip_dir: Path
     )
     enc = get_encoder("clip", ctx)
     e1 = Embedding(enc.image, ctx)
+    assert type(e1.cache) is ArtifactStore  # the one store the text encoders and style also use
     first = e1(srcs)
     assert e1.encoded == 5
     e2 = Embedding(enc.image, ctx)

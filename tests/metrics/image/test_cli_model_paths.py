@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rolescape.cli import main
-from tests.metrics import CHARS, make_tiny_dataset
+from tests.fixtures.tiny import CHARS, make_tiny_dataset
 from tests.metrics.image import png
 from tests.metrics.image.test_engine_offline import _add_reference_images
 

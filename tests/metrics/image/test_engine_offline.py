@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.metrics import CHARS, make_tiny_dataset
+from tests.fixtures.tiny import CHARS, make_tiny_dataset
 from tests.metrics.image import png
 
 pytest.importorskip("torch")

@@ -7,10 +7,12 @@ import pytest
 
 from rolescape.errors import ModelUnavailable
 from rolescape.metrics.base import ScoreContext
+from rolescape.metrics.cache import ArtifactStore
 from rolescape.metrics.text import encoders
 from rolescape.metrics.text.encoders import (
-    EmbeddingCache,
+    TEXT_STORE,
     SentenceEncoder,
+    import_legacy_shards,
     load_npz,
     resolve_name,
     save_npz_deterministic,
@@ -71,13 +73,48 @@ def test_deterministic_npz_roundtrip(tmp_path):
         save_npz_deterministic(tmp_path / "y.npz", {"o": np.array([{"a": 1}], dtype=object)})
 
 
-def test_embedding_cache_persists_shards(tmp_path):
-    key = {"model_id": "m", "revision": "1"}
-    c = EmbeddingCache(tmp_path, key)
-    c.put(["a" * 64], np.ones((1, 3), np.float32))
-    again = EmbeddingCache(tmp_path, key)
+def test_a_v1_shard_cache_is_imported_once_and_a_damaged_shard_skipped(tmp_path):
+    """The old `.npz` shard layout: readable vectors move into the one store, the folder goes."""
+    from rolescape.io import hash_obj
+
+    key = {"model_id": "m", "revision": "1", "dtype": "float32", "preprocessing": "p", "source": "x"}
+    legacy = tmp_path / TEXT_STORE / hash_obj(key)[:16]
+    legacy.mkdir(parents=True)
+    (legacy / "model.json").write_text("{}")
+    save_npz_deterministic(
+        legacy / "shard-a.npz",
+        {"keys": np.array(["a" * 64], dtype="U64"), "vecs": np.ones((1, 3), np.float32)},
+    )
+    (legacy / "shard-b.npz").write_bytes(b"PK\x03\x04 torn")
+    store = ArtifactStore(TEXT_STORE, key, tmp_path)
+    assert import_legacy_shards(store, key) == 1
+    assert not legacy.exists()
+    again = ArtifactStore(TEXT_STORE, key, tmp_path)  # a fresh view reads the disk
     assert again.get("a" * 64).tolist() == [1.0, 1.0, 1.0]
-    assert EmbeddingCache(tmp_path, {"model_id": "m", "revision": "2"}).get("a" * 64) is None
+    assert import_legacy_shards(again, key) == 0
+
+
+@pytest.mark.models
+def test_second_encoder_on_the_same_store_runs_no_text_through_the_model(minilm, tmp_path):
+    """The sentence encoder keeps its vectors in the one ArtifactStore: a new encoder object (a new
+    run) on the same cache root encodes nothing, and returns the bit-identical vectors."""
+    loaded = encoders._MODELS[("minilm", "cpu")][1]
+    first = SentenceEncoder("minilm", loaded, "cpu", tmp_path)
+    assert type(first.cache) is ArtifactStore
+    a = first.encode(TEXTS, batch_size=2)
+    assert first.encoded == 4  # 5 texts, one duplicate
+    second = SentenceEncoder("minilm", loaded, "cpu", tmp_path)
+    b = second.encode(TEXTS, batch_size=2)
+    assert second.encoded == 0 and a.tobytes() == b.tobytes()
+    assert second.encode(["a new text"]).shape == (1, 384) and second.encoded == 1
+    # a torn entry is a miss, encoded again and rewritten whole
+    entry = second.cache.path(encoders.text_sha256(TEXTS[0]))
+    assert entry is not None and entry.is_file()
+    entry.write_bytes(entry.read_bytes()[:20])
+    third = SentenceEncoder("minilm", loaded, "cpu", tmp_path)
+    c = third.encode(TEXTS[:1])
+    assert third.encoded == 1 and np.abs(c[0] - a[0]).max() < 1e-5  # alone, not in a padded batch
+    assert np.load(entry, allow_pickle=False).tobytes() == c[0].tobytes()
 
 
 @pytest.mark.models

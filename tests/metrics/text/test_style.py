@@ -213,12 +213,17 @@ def test_family_fits_once_then_reloads_from_cache(tmp_path, monkeypatch, hash_en
     assert first[1]["style_acc"] == 0.0 and first[1]["style_p"] < 0.3
     # blank response: zero under the plain and the cross-fitted (protocol v2) classifier alike
     assert first[2] == {"style_acc": 0.0, "style_p": 0.0, "style_acc_cf": 0.0, "style_p_cf": 0.0}
-    assert first[3] == {"style_acc": None, "style_p": None, "style_acc_cf": None, "style_p_cf": None}  # no text
+    assert first[3] == {
+        "style_acc": None,
+        "style_p": None,
+        "style_acc_cf": None,
+        "style_p_cf": None,
+    }  # no text
     info = ctx.models["style"]
     assert info.source.startswith("local:") and "held-out accuracy" in info.preprocessing
     assert fam.report["heldout_accuracy"] >= 0.9 and fam.report["chance"] == pytest.approx(1 / 3)
-    stored = list((tmp_path / "style").glob(f"*/{META_FILE}"))
-    assert len(stored) == 1
+    stored = list((tmp_path / "style").rglob("*.npz"))  # one artefact in the run's ArtifactStore
+    assert len(stored) == 1 and info.source == f"local:{stored[0]}"
 
     def no_fit(*a, **k):
         raise AssertionError("refitted although cached")
@@ -229,3 +234,39 @@ def test_family_fits_once_then_reloads_from_cache(tmp_path, monkeypatch, hash_en
     fam2.prepare(ctx2, ["dialogue"])
     assert fam2.score(batch, ctx2) == first
     assert ctx2.models["style"] == info
+
+    # a torn or foreign artefact is ignored (no crash), refitted once and rewritten whole
+    monkeypatch.undo()
+    monkeypatch.setattr(encoders, "encoder_for", lambda ctx: hash_encoder)
+    good = stored[0].read_bytes()
+    stored[0].write_bytes(good[: len(good) // 2])
+    fits = []
+    real_fit = StyleClassifier.fit.__func__
+
+    def counting_fit(cls, *a, **k):
+        fits.append(1)
+        return real_fit(cls, *a, **k)
+
+    monkeypatch.setattr(StyleClassifier, "fit", classmethod(counting_fit))
+    ctx3 = ScoreContext(data=data, profile="offline", cache_dir=tmp_path)
+    fam3 = StyleFamily(StyleConfig(char_min_df=1), cross_fit=False)
+    fam3.prepare(ctx3, ["dialogue"])
+    assert len(fits) == 1 and stored[0].read_bytes() == good
+    assert [{k: r[k] for k in ("style_acc", "style_p")} for r in fam3.score(batch, ctx3)] == [
+        {k: r[k] for k in ("style_acc", "style_p")} for r in first
+    ]
+
+
+def test_old_layout_style_folders_are_ignored(tmp_path, monkeypatch, hash_encoder):
+    """v1 cached classifiers (`style/<key>/style.json` folders) are never read and never crash a run."""
+    monkeypatch.setattr(encoders, "encoder_for", lambda ctx: hash_encoder)
+    for sub in ("style/0123456789abcdef0123", "style-cf/0123456789abcdef0123"):
+        (tmp_path / sub).mkdir(parents=True)
+        (tmp_path / sub / META_FILE).write_text('{"version": "style-v1", "classes": "garbage"}')
+        (tmp_path / sub / ARRAYS_FILE).write_bytes(b"not a zip")
+    ctx = ScoreContext(data=tiny_dataset(), profile="offline", cache_dir=tmp_path)
+    fam = StyleFamily(StyleConfig(char_min_df=1), n_folds=3)
+    fam.prepare(ctx, ["dialogue"])
+    assert fam.report["heldout_accuracy"] >= 0.9
+    assert len(list((tmp_path / "style").glob("*/??/*.npz"))) == 1  # the store's layout
+    assert len(list((tmp_path / "style-cf").glob("*/??/*.npz"))) == 3

@@ -9,8 +9,7 @@ import pytest
 
 from rolescape.cli import main
 from rolescape.redact import MASK, redact
-
-from .chat_server import ChatServer
+from tests.models.chat_server import ChatServer
 
 KEY = "Zq7Lw2Xv9KpB4mNc"  # no fixed shape: only the known-secret list can catch it
 
@@ -74,7 +73,9 @@ def test_every_output_and_file_of_generate_and_score(demo_built: Path, tmp_path:
         server.close()
     assert any(f"Bearer {KEY}" == r["auth"] for r in server.requests)  # it was sent
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
-    blobs = [("output", o) for o in outputs] + [(str(p), p.read_bytes().decode("utf-8", "replace")) for p in files]
+    blobs = [("output", o) for o in outputs] + [
+        (str(p), p.read_bytes().decode("utf-8", "replace")) for p in files
+    ]
     leaks = [name for name, blob in blobs if any(piece in blob for piece in pieces(KEY, 6))]
     assert leaks == []
     stored = json.loads((tmp_path / "echo-key" / "predictions.jsonl").read_text().splitlines()[0])

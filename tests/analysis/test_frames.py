@@ -23,8 +23,7 @@ from rolescape.analysis import (
     skipped_frame,
 )
 from rolescape.cli import main
-
-from .helpers import write_run
+from tests.fixtures.runs import write_run
 
 
 def _dtypes(frame) -> dict[str, str]:  # type: ignore[no-untyped-def]
