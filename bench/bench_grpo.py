@@ -23,28 +23,17 @@ import argparse
 import copy
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from _shared import build_demo  # noqa: E402 - bench/ is on sys.path
 
 WORK = Path("bench/_work")
 CHAR = "keeper-nine"
 LETTER = "e"
-
-
-def build_demo(out: Path) -> Path:
-    if not (out / "manifest.json").is_file():
-        subprocess.run(
-            [sys.executable, "-m", "rolescape", "build", "--source", "demo", "--out", str(out)],
-            check=True,
-            capture_output=True,
-        )
-    return out
 
 
 def letter_share(text: str) -> float:

@@ -26,20 +26,11 @@ from typing import Any
 
 import psutil
 import torch
+from _shared import build_demo  # noqa: E402 - bench/ is on sys.path
 
 WORK = Path("bench/_work")
 METRICS = ("style_acc", "ref_sim", "text_copy_rate")
 EXTRA = ("style_p", "persona_sim", "rouge_l")  # finer-grained than a 5-item accuracy
-
-
-def build_demo(out: Path) -> Path:
-    if not (out / "manifest.json").is_file():
-        subprocess.run(
-            [sys.executable, "-m", "rolescape", "build", "--source", "demo", "--out", str(out)],
-            check=True,
-            capture_output=True,
-        )
-    return out
 
 
 def train_pairs(data: Any, slug: str, tok: Any, render: Any) -> list[tuple[list[int], list[int]]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,7 @@ import pytest
 
 from rolescape.leaderboard import make_leaderboard
 from rolescape.leaderboard.generation import generation_summary
-
-from .helpers import write_run
+from tests.fixtures.runs import assert_golden, write_run
 
 GOLDEN = Path(__file__).parent / "golden" / "generated"
 FILES = {"md": "leaderboard.md", "latex": "leaderboard.tex", "csv": "leaderboard.csv"}
@@ -84,12 +82,7 @@ def board(mixed_runs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.mark.parametrize("fmt", sorted(FILES))
 def test_golden_with_generated_runs(board: Path, fmt: str):
     got = (board / FILES[fmt]).read_text(encoding="utf-8")
-    golden = GOLDEN / FILES[fmt]
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(got, encoding="utf-8")
-    assert golden.is_file(), f"missing {golden}; run with UPDATE_GOLDEN=1"
-    assert got == golden.read_text(encoding="utf-8")
+    assert_golden(got, GOLDEN / FILES[fmt])
 
 
 def test_every_format_names_adapter_model_revision_and_prompt_style(board: Path):

@@ -6,12 +6,12 @@ review the diff.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from rolescape.leaderboard import make_leaderboard
+from tests.fixtures.runs import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 FILES = {"md": "leaderboard.md", "latex": "leaderboard.tex", "csv": "leaderboard.csv"}
@@ -27,12 +27,7 @@ def board(runs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("fmt", sorted(FILES))
 def test_golden(board: Path, fmt: str):
     got = (board / FILES[fmt]).read_text(encoding="utf-8")
-    golden = GOLDEN / FILES[fmt]
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(got, encoding="utf-8")
-    assert golden.is_file(), f"missing {golden}; run with UPDATE_GOLDEN=1"
-    assert got == golden.read_text(encoding="utf-8")
+    assert_golden(got, GOLDEN / FILES[fmt])
 
 
 def test_same_inputs_same_bytes(runs: list[Path], board: Path, tmp_path: Path):
