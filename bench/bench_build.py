@@ -31,29 +31,46 @@ print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, res.unchanged, res
 
 def run_one(source: str, out: Path) -> dict:
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", CHILD, source, str(out)], capture_output=True, text=True, check=True)
+    p = subprocess.run(
+        [sys.executable, "-c", CHILD, source, str(out)], capture_output=True, text=True, check=True
+    )
     wall = time.perf_counter() - t
     build_s, rss_kb, unchanged, build_id = p.stdout.split()
-    return {"process_wall_s": round(wall, 3), "build_s": round(float(build_s), 3),
-            "peak_rss_mb": round(int(rss_kb) / 1024, 1), "unchanged": unchanged == "True", "build_id": build_id}
+    return {
+        "process_wall_s": round(wall, 3),
+        "build_s": round(float(build_s), 3),
+        "peak_rss_mb": round(int(rss_kb) / 1024, 1),
+        "unchanged": unchanged == "True",
+        "build_id": build_id,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    default_src = os.environ.get("ROLESCAPE_RAW", str(Path(__file__).resolve().parents[2] / "shared/rolescape20-raw"))
+    default_src = os.environ.get(
+        "ROLESCAPE_RAW", str(Path(__file__).resolve().parents[2] / "shared/rolescape20-raw")
+    )
     ap.add_argument("--source", default=default_src)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "build.json"))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         first = run_one(args.source, Path(tmp) / "a")
-        second = run_one(args.source, Path(tmp) / "b")      # fresh folder, warm OS cache
-        rebuild = run_one(args.source, Path(tmp) / "b")     # same folder: identical build detected
+        second = run_one(args.source, Path(tmp) / "b")  # fresh folder, warm OS cache
+        rebuild = run_one(args.source, Path(tmp) / "b")  # same folder: identical build detected
         size = sum(p.stat().st_size for p in (Path(tmp) / "a").rglob("*") if p.is_file())
     rec = {
-        "source": args.source, "first": first, "second": second, "rebuild_same_out": rebuild,
-        "identical": first["build_id"] == second["build_id"], "output_mb": round(size / 2**20, 2),
+        "source": args.source,
+        "first": first,
+        "second": second,
+        "rebuild_same_out": rebuild,
+        "identical": first["build_id"] == second["build_id"],
+        "output_mb": round(size / 2**20, 2),
         "targets": {"wall_s": 20, "peak_rss_mb": 1536},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
     }
     print(json.dumps(rec, indent=2))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

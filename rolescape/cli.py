@@ -22,13 +22,13 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Each module registers its own commands (`register(app)`); every one of them must import.
 COMMAND_MODULES = (
-    "rolescape.commands.build",      # build, validate, push, schema
-    "rolescape.commands.score",      # score, merge-runs, validate-predictions, shuffle-options
-    "rolescape.commands.baseline",   # baseline
+    "rolescape.commands.build",  # build, validate, push, schema
+    "rolescape.commands.score",  # score, merge-runs, validate-predictions, shuffle-options
+    "rolescape.commands.baseline",  # baseline
     "rolescape.commands.leaderboard",  # leaderboard, push-results
     "rolescape.commands.metaeval",  # meta-eval
     "rolescape.commands.generate",  # generate, merge-predictions
-    "rolescape.commands.train",      # train sft, train grpo
+    "rolescape.commands.train",  # train sft, train grpo
 )
 
 
@@ -40,7 +40,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """rolescape: build, score and compare Customized Multimodal Role-Play benchmarks."""
 

@@ -313,7 +313,9 @@ def check_input_file(path: str | Path, *, what: str = "file") -> Path:
     return p
 
 
-def safe_join(root: str | Path, rel: str, *, source: str | Path | None = None, where: str | None = None) -> Path:
+def safe_join(
+    root: str | Path, rel: str, *, source: str | Path | None = None, where: str | None = None
+) -> Path:
     """Resolve `rel` under `root`; refuse absolute paths and anything that escapes the root."""
     return resolve_inside(root, rel, path=source, where=where)
 

@@ -10,8 +10,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
     || echo "warning: could not install chromium; the HTML rendering test will say so"
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-# Static checks of the package first (it ships py.typed): lint, format, types.
-.venv/bin/ruff check rolescape
-.venv/bin/ruff format --check rolescape
+# Static checks first: lint and format of everything, types of the package (it ships py.typed).
+.venv/bin/ruff check rolescape tests bench scripts
+.venv/bin/ruff format --check rolescape tests bench scripts
 .venv/bin/python -m mypy
 exec .venv/bin/python -m pytest -q "$@"

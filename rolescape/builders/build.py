@@ -22,7 +22,7 @@ class StrictBuildError(RolescapeError):
 class BuildResult:
     out: Path
     manifest: dict[str, Any]
-    unchanged: bool           # the folder already held this exact build
+    unchanged: bool  # the folder already held this exact build
     n_findings: dict[str, int]
 
 
@@ -65,8 +65,14 @@ def _existing_build(out: Path) -> dict[str, Any] | None:
     return manifest
 
 
-def build(source: str | Path, out: str | Path, *, strict: bool = False, overwrite: bool = False,
-          progress: Progress | None = None) -> BuildResult:
+def build(
+    source: str | Path,
+    out: str | Path,
+    *,
+    strict: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> BuildResult:
     """Build a dataset folder at `out` from `source` (path, hf://datasets/..., or "demo")."""
     from rolescape.builders.export import write_build
     from rolescape.builders.parse_release import parse_release
@@ -82,21 +88,27 @@ def build(source: str | Path, out: str | Path, *, strict: bool = False, overwrit
         counts[f.severity] = counts.get(f.severity, 0) + 1
     if strict and counts.get("error"):
         errs = [f for f in parsed.findings if f.severity == "error"]
-        shown = [f"{f.code} {f.file}" + (f"@{f.location}" if f.location else "") + f": {f.message}" for f in errs[:10]]
+        shown = [
+            f"{f.code} {f.file}" + (f"@{f.location}" if f.location else "") + f": {f.message}"
+            for f in errs[:10]
+        ]
         more = [f"... and {len(errs) - 10} more"] if len(errs) > 10 else []
-        raise StrictBuildError(f"--strict: the audit found {len(errs)} error-level problems; nothing was written\n"
-                               + "\n".join(shown + more))
+        raise StrictBuildError(
+            f"--strict: the audit found {len(errs)} error-level problems; nothing was written\n"
+            + "\n".join(shown + more)
+        )
     ident = source_identity(src, parsed.files_read)
     tmp = make_temp_dir(out)
     try:
         manifest = write_build(parsed, tmp, ident, progress=progress)
         if previous is not None and previous.get("build_id") == manifest["build_id"]:
-            shutil.rmtree(tmp, ignore_errors=True)   # the identical build is already in place
+            shutil.rmtree(tmp, ignore_errors=True)  # the identical build is already in place
             return BuildResult(out=out, manifest=manifest, unchanged=True, n_findings=counts)
         if previous is not None and not overwrite:
             raise OutputError(
                 f"{out}: already holds a different build (build_id {str(previous.get('build_id'))[:12]}, "
-                f"source {previous.get('source', {}).get('identity', '?')}); use --overwrite to replace it")
+                f"source {previous.get('source', {}).get('identity', '?')}); use --overwrite to replace it"
+            )
         replace_dir(tmp, out, overwrite=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

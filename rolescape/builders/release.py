@@ -30,17 +30,17 @@ class ParsedRelease:
     of one source are equal.
     """
 
-    root: str                                    # the release repository root that was read
+    root: str  # the release repository root that was read
     characters: list[Character]
     images: list[ImageRecord]
-    image_bytes: dict[str, bytes]                # ImageRecord.key -> original file bytes
-    scenes: list[Scene]                          # annotation scenes, train and test
-    dialogues: list[DialogueScene]               # dialogue extension, train and test
-    knowledge_qa: list[KnowledgeQA]              # train
-    knowledge_mcq: list[KnowledgeMCQ]            # eval
-    probes: list[Probe]                          # memorization + personality, all of them (usable flag)
+    image_bytes: dict[str, bytes]  # ImageRecord.key -> original file bytes
+    scenes: list[Scene]  # annotation scenes, train and test
+    dialogues: list[DialogueScene]  # dialogue extension, train and test
+    knowledge_qa: list[KnowledgeQA]  # train
+    knowledge_mcq: list[KnowledgeMCQ]  # eval
+    probes: list[Probe]  # memorization + personality, all of them (usable flag)
     grpo_prompts: list[GrpoPrompt]
     findings: list[Finding]
-    leakage: dict[str, Any] = field(default_factory=dict)   # see builders/leakage.py
-    floors: dict[str, Any] = field(default_factory=dict)    # MCQ answer-key floors
-    files_read: list[str] = field(default_factory=list)     # release-relative paths, sorted
+    leakage: dict[str, Any] = field(default_factory=dict)  # see builders/leakage.py
+    floors: dict[str, Any] = field(default_factory=dict)  # MCQ answer-key floors
+    files_read: list[str] = field(default_factory=list)  # release-relative paths, sorted

@@ -18,12 +18,20 @@ LEGACY_NOTE = (
 def register(app: typer.Typer) -> None:
     @app.command("build")
     def build_cmd(
-        source: str = typer.Option(..., "--source", "-s",
-                                   help="Release root or its data/personalized_data folder, "
-                                        "hf://datasets/Tangc03/RoleScape20, or 'demo'."),
+        source: str = typer.Option(
+            ...,
+            "--source",
+            "-s",
+            help="Release root or its data/personalized_data folder, "
+            "hf://datasets/Tangc03/RoleScape20, or 'demo'.",
+        ),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder (a Hugging Face dataset folder)."),
-        strict: bool = typer.Option(False, "--strict", help="Fail on any error-level audit finding instead of repairing."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing, different build at --out."),
+        strict: bool = typer.Option(
+            False, "--strict", help="Fail on any error-level audit finding instead of repairing."
+        ),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Replace an existing, different build at --out."
+        ),
     ) -> None:
         """Build an audited, typed, Hub-ready dataset from the raw release (or your own character)."""
         import time
@@ -41,9 +49,12 @@ def register(app: typer.Typer) -> None:
         sev = res.n_findings
         console.print(
             f"[green]built[/] {out}  (build {m['build_id'][:12]}, source {m['source']['identity']}, "
-            f"{time.perf_counter() - t0:.1f}s)")
-        console.print(f"audit: {sev.get('error', 0)} errors, {sev.get('warning', 0)} warnings, "
-                      f"{sev.get('info', 0)} info — repaired and recorded in {out / 'audit.jsonl'}")
+            f"{time.perf_counter() - t0:.1f}s)"
+        )
+        console.print(
+            f"audit: {sev.get('error', 0)} errors, {sev.get('warning', 0)} warnings, "
+            f"{sev.get('info', 0)} info — repaired and recorded in {out / 'audit.jsonl'}"
+        )
         t = Table("task config", "items", box=None)
         from rolescape.schemas import TASKS
 
@@ -57,7 +68,9 @@ def register(app: typer.Typer) -> None:
         from rolescape.builders.validate import validate_or_raise
 
         m = validate_or_raise(path)
-        console.print(f"[green]ok[/]: {path} matches its manifest ({len(m['files'])} files, build {m['build_id'][:12]})")
+        console.print(
+            f"[green]ok[/]: {path} matches its manifest ({len(m['files'])} files, build {m['build_id'][:12]})"
+        )
         if "data_files" not in m:
             console.print(f"[yellow]note[/]: {LEGACY_NOTE}")
 
@@ -67,11 +80,17 @@ def register(app: typer.Typer) -> None:
         repo_id: str = typer.Option(..., "--repo-id", help="<owner>/<name> of the dataset repo."),
         private: bool = typer.Option(False, "--private"),
         revision: str | None = typer.Option(None, "--revision", help="Branch to push to."),
-        create_pr: bool = typer.Option(False, "--create-pr", help="Open a pull request instead of committing."),
-        dry_run: bool = typer.Option(False, "--dry-run", help="List exactly what would be uploaded; no network."),
+        create_pr: bool = typer.Option(
+            False, "--create-pr", help="Open a pull request instead of committing."
+        ),
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="List exactly what would be uploaded; no network."
+        ),
         token_env: str | None = typer.Option(
-            None, "--token-env",
-            help="Read the token from this environment variable (default: HF_TOKEN or huggingface_hub's stored token)."),
+            None,
+            "--token-env",
+            help="Read the token from this environment variable (default: HF_TOKEN or huggingface_hub's stored token).",
+        ),
     ) -> None:
         """Upload a built folder to the Hugging Face Hub (token from HF_TOKEN or huggingface-cli login)."""
         from rolescape.builders.hub import plan_upload, push
@@ -87,7 +106,9 @@ def register(app: typer.Typer) -> None:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     @app.command("schema")
-    def schema_cmd(out: Path = typer.Option(Path("schemas"), "--out", "-o", help="Folder for *.schema.json.")) -> None:
+    def schema_cmd(
+        out: Path = typer.Option(Path("schemas"), "--out", "-o", help="Folder for *.schema.json."),
+    ) -> None:
         """Export the JSON Schemas of every record rolescape reads or writes."""
         from rolescape.schemas import export_json_schemas
 

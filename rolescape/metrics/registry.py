@@ -24,6 +24,14 @@ FAMILIES.register("text_copy", "rolescape.metrics.text.copy:TextCopyFamily")
 
 # Families that run unless the user opts in explicitly (judge needs --judge-url).
 DEFAULT_FAMILIES: tuple[str, ...] = (
-    "mcq", "image_identity", "image_text", "vqa", "diversity", "paper_reward", "text_ref", "style", "persona",
+    "mcq",
+    "image_identity",
+    "image_text",
+    "vqa",
+    "diversity",
+    "paper_reward",
+    "text_ref",
+    "style",
+    "persona",
     "text_copy",
 )

@@ -13,7 +13,10 @@ Difficulty = Literal["easy", "medium", "hard"]
 Severity = Literal["info", "warning", "error"]
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-Slug = Annotated[str, Field(pattern=SLUG_RE.pattern, description="character id: prefix lowercased, non-alphanumerics -> '-'")]
+Slug = Annotated[
+    str,
+    Field(pattern=SLUG_RE.pattern, description="character id: prefix lowercased, non-alphanumerics -> '-'"),
+]
 
 
 def slugify(prefix: str) -> str:

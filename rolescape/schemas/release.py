@@ -21,7 +21,9 @@ class Character(Record):
     full_profile: str
     full_profile_clean: str
     personality_profile_raw: str
-    personality_profile: str = Field(description="simplified personality profile with assistant chatter removed")
+    personality_profile: str = Field(
+        description="simplified personality profile with assistant chatter removed"
+    )
     test_profile_missing: bool = False
 
 
@@ -64,7 +66,9 @@ class VisualMCQ(Record):
     difficulty: Difficulty
     rationale: str
     extra: dict[str, str] = Field(default_factory=dict, description="unexpected keys kept verbatim")
-    options_raw: MCQOptions | None = Field(None, description="the options as released, when a repair changed them")
+    options_raw: MCQOptions | None = Field(
+        None, description="the options as released, when a repair changed them"
+    )
 
 
 class Scene(Record):
@@ -112,7 +116,9 @@ class KnowledgeQA(Record):
     confidence: float
     duplicate_of: str | None = None
     conflicting_duplicate: bool = False
-    evidence_verbatim: bool | None = Field(None, description="every evidence string is a verbatim substring of the profile")
+    evidence_verbatim: bool | None = Field(
+        None, description="every evidence string is a verbatim substring of the profile"
+    )
     extra: dict[str, Any] = Field(default_factory=dict, description="unexpected keys kept verbatim")
 
 
@@ -161,5 +167,7 @@ class GrpoPrompt(Record):
     character_field: str
     reference_images_path: str
     vqa_questions_raw: list[VQAQuestion]
-    vqa_questions: list[VQAQuestion] = Field(description="audited: duplicates, invalid and conflicting rows removed")
+    vqa_questions: list[VQAQuestion] = Field(
+        description="audited: duplicates, invalid and conflicting rows removed"
+    )
     duplicate_text_of: str | None = None

@@ -20,8 +20,11 @@ from rolescape.schemas import TASKS
 
 
 def _tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -219,11 +222,14 @@ def test_hub_source_with_github_layout_in_cache(monkeypatch, tmp_path):
         sources.resolve_hub("hf://datasets/Tangc03/RoleScape20")
 
 
-@pytest.mark.parametrize("spec,msg", [
-    ("/definitely/not/here", "does not exist"),
-    ("__FILE__", "not a folder"),
-    ("__EMPTY__", "not a RoleScape-20 release"),
-])
+@pytest.mark.parametrize(
+    "spec,msg",
+    [
+        ("/definitely/not/here", "does not exist"),
+        ("__FILE__", "not a folder"),
+        ("__EMPTY__", "not a RoleScape-20 release"),
+    ],
+)
 def test_bad_sources_exit_2_with_one_line(spec, msg, tmp_path, capsys):
     if spec == "__FILE__":
         spec = str(tmp_path / "f.txt")

@@ -195,7 +195,9 @@ def test_output_holding_a_different_build_is_refused_without_overwrite(
     # with --overwrite it is replaced by the new build
     assert main(["build", "--source", str(mini_release.root), "--out", str(out), "--overwrite"]) == 0
     m = json.loads((out / "manifest.json").read_text())
-    assert m["source"]["kind"] == "local" and "name" not in m["source"] and m["counts"]["characters/full"] == 1
+    assert (
+        m["source"]["kind"] == "local" and "name" not in m["source"] and m["counts"]["characters/full"] == 1
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mini", "out"]
 
 

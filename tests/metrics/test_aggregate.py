@@ -90,7 +90,9 @@ def test_none_and_nan_are_not_values() -> None:
     # the schema refuses a NaN score; built without validation, aggregation still treats it as missing
     with pytest.raises(ValueError, match="finite number"):
         items({"a": [float("nan")]})
-    its.append(ItemScore.model_construct(id="t/a/009", task="t", character="a", key="k", metrics={"m": float("nan")}))
+    its.append(
+        ItemScore.model_construct(id="t/a/009", task="t", character="a", key="k", metrics={"m": float("nan")})
+    )
     assert values_by_character(its, "m") == {"a": [1.0], "b": [0.0]}
     s = summarize_task(its, ["m"])["m"]
     assert s.n == 2 and s.mean == 0.5

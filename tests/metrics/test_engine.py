@@ -294,7 +294,12 @@ def test_image_bytes_are_part_of_the_key(tmp_path: Path) -> None:
     )
     k1 = family_key(prediction_digest(p, ["sha-1"]), **base)
     assert k1 != family_key(prediction_digest(p, ["sha-2"]), **base)
-    for field, other in (("version", "2"), ("config", {"a": 1}), ("models", {"clip": "r2"}), ("dataset", "n")):
+    for field, other in (
+        ("version", "2"),
+        ("config", {"a": 1}),
+        ("models", {"clip": "r2"}),
+        ("dataset", "n"),
+    ):
         assert k1 != family_key(prediction_digest(p, ["sha-1"]), **{**base, field: other})
     same = Prediction(id="t2i/bo/0", image="a.png")
     assert k1 == family_key(prediction_digest(same, ["sha-1"]), **base)

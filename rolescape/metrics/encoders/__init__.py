@@ -43,7 +43,14 @@ def _load_key(name: str, ctx: ScoreContext) -> tuple[Any, ...]:
 
     opts = ctx.options or {}
     extra = tuple(sorted((k, str(v)) for k, v in opts.items() if k.startswith(f"{name}_")))
-    return (name, (ctx.model_paths or {}).get(name), str(ctx.device), precision_of(ctx, name), ctx.profile, extra)
+    return (
+        name,
+        (ctx.model_paths or {}).get(name),
+        str(ctx.device),
+        precision_of(ctx, name),
+        ctx.profile,
+        extra,
+    )
 
 
 def get_encoder(name: str, ctx: ScoreContext) -> Any:

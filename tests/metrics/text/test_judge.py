@@ -458,7 +458,9 @@ def test_blank_reply_gets_the_floor_without_a_request(server, tmp_path):
     assert server.requests == [] and fam.metric_names("dialogue")[:2] == ["judge_personality", "judge_tone"]
 
 
-@pytest.mark.parametrize("answer", [status(401, body=f'{{"error": "invalid key {SECRET}"}}'.encode()), status(404)])
+@pytest.mark.parametrize(
+    "answer", [status(401, body=f'{{"error": "invalid key {SECRET}"}}'.encode()), status(404)]
+)
 def test_a_judge_that_fails_every_request_stops_the_run(server, tmp_path, answer):
     server.default = answer
     with pytest.raises(JudgeError) as exc:
