@@ -101,7 +101,11 @@ def test_clip_i_and_dino_match_plain_per_image(scene, tmp_path, tiny_openclip_di
     ctx = _ctx(scene, tmp_path, alpha=alpha, clip=tiny_openclip_dir, dino=tiny_dino_dir)
     fam = IdentityFamily()
     fam.prepare(ctx, ["t2i"])
-    assert {m for _, m, _ in ctx.skipped} == {"face_sim", "face_sim_novel", "no_face"}  # insightface: not installed here
+    assert {m for _, m, _ in ctx.skipped} == {
+        "face_sim",
+        "face_sim_novel",
+        "no_face",
+    }  # insightface: not installed here
     assert {"clip", "clip.paper", "dino"} <= set(ctx.models)
     out = fam.score(ItemBatch("t2i", items, preds), ctx)
 
