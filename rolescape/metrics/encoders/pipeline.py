@@ -11,7 +11,7 @@ the model), so memory does not grow with the number of images.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -75,9 +75,17 @@ class Embedding:
         self.workers = max(0, int(ctx.num_workers or 0))
         self.encoded = 0  # images actually run through the model (for benchmarks and tests)
 
-    def __call__(self, sources: Sequence[ImageSource], *, persist: bool = True) -> list[np.ndarray]:
+    def __call__(
+        self,
+        sources: Sequence[ImageSource],
+        *,
+        persist: bool = True,
+        on_decoded: Callable[[ImageSource, Any], None] | None = None,
+    ) -> list[np.ndarray]:
         """One embedding per source, in order. `persist=False` keeps new entries out of the disk cache
-        (lookups still happen)."""
+        (lookups still happen). `on_decoded(source, rgb_image)` is called for every source this call
+        decodes (cache misses; possibly from a decode thread), so a caller that also needs the pixels
+        (copy detection) uses them without decoding the file a second time or keeping the image."""
         found: dict[str, np.ndarray] = {}
         todo: list[ImageSource] = []
         seen: set[str] = set()
@@ -90,7 +98,7 @@ class Embedding:
                 found[s.key] = hit
             else:
                 todo.append(s)
-        for part, vecs in self._encode_parts(todo):
+        for part, vecs in self._encode_parts(todo, on_decoded):
             self.encoded += len(part)
             for s, v in zip(part, vecs, strict=True):
                 found[s.key] = v
@@ -98,7 +106,9 @@ class Embedding:
                     self.cache.put(s.key, v)
         return [found[s.key] for s in sources]
 
-    def _encode_parts(self, todo: Sequence[ImageSource]) -> Iterator[tuple[Sequence[ImageSource], list[Any]]]:
+    def _encode_parts(
+        self, todo: Sequence[ImageSource], on_decoded: Callable[[ImageSource, Any], None] | None = None
+    ) -> Iterator[tuple[Sequence[ImageSource], list[Any]]]:
         """(sources, vectors) per batch. With workers, images are decoded and preprocessed in a thread
         pool while the previous batch runs through the model (decoding and torch release the GIL);
         the work is then cut into at least four batches so there is something to overlap."""
@@ -107,7 +117,10 @@ class Embedding:
         alpha, prep = self.ctx.alpha, self.embedder.prepare
 
         def one(s: ImageSource) -> Any:
-            return prep(decode_source(s, alpha))
+            img = decode_source(s, alpha)
+            if on_decoded is not None:
+                on_decoded(s, img)
+            return prep(img)
 
         if self.workers == 0:
             for start in range(0, len(todo), self.batch_size):

@@ -75,17 +75,22 @@ def thumb_views(img: Any) -> np.ndarray:
 class CopyBank:
     """The thumbnail views of one character's train images; `similarities(img)` per train image."""
 
-    def __init__(self, train_images: Sequence[Any]):
-        self.n = len(train_images)
-        views = [thumb_views(im) for im in train_images]
+    def __init__(self, train_images: Sequence[Any] = (), *, views: Sequence[np.ndarray] | None = None):
+        """From the train images, or from their `thumb_views` already computed (`views`, in order)."""
+        views = list(views) if views is not None else [thumb_views(im) for im in train_images]
+        self.n = len(views)
         self.per_image = views[0].shape[0] if views else 0
         self.matrix = np.concatenate(views) if views else np.zeros((0, THUMB * THUMB), np.float32)
 
     def similarities(self, img: Any) -> np.ndarray:
         """Max thumbnail correlation of `img` with each train image (over its views), shape (n,)."""
+        return self.similarities_of(thumb_vector(img))
+
+    def similarities_of(self, thumb: np.ndarray) -> np.ndarray:
+        """`similarities` of an image given its `thumb_vector`."""
         if not self.n:
             return np.zeros(0, np.float32)
-        sims = self.matrix @ thumb_vector(img)
+        sims = self.matrix @ thumb
         return sims.reshape(self.n, self.per_image).max(axis=1)
 
 

@@ -177,13 +177,40 @@ class IdentityFamily(MetricFamily):
         return enc.image if enc_name == "clip" else enc
 
     def _bank(self, enc_name: str, slug: str, ctx: ScoreContext) -> _RefBank:
-        from rolescape.metrics.encoders.pipeline import embedding_for
+        if (enc_name, slug) not in self._banks:
+            self._prefetch_banks(enc_name, [slug], ctx)
+        return self._banks[(enc_name, slug)]
 
-        key = (enc_name, slug)
-        if key not in self._banks:
-            emb = embedding_for(self._embedder(enc_name), ctx, self._emb)
-            self._banks[key] = _RefBank(emb(reference_sources(ctx, slug)))
-        return self._banks[key]
+    def _prefetch_banks(self, enc_name: str, slugs: Sequence[str], ctx: ScoreContext) -> None:
+        """The reference banks of every character in `slugs` not seen yet, in one embedding call (so
+        the encoder gets full batches, not one short batch per character); the copy banks of those
+        characters are built from the same decoded pixels (each reference is decoded once)."""
+        from rolescape.metrics.encoders.pipeline import ImageSource, decode_source, embedding_for
+        from rolescape.metrics.image.copy import thumb_views
+
+        new = [s for s in dict.fromkeys(slugs) if (enc_name, s) not in self._banks]
+        if not new:
+            return
+        per = {s: reference_sources(ctx, s) for s in new}
+        want_copy = [s for s in new if self.copy_threshold is not None and s not in self._copy_banks]
+        views: dict[str, Any] = {}
+
+        def keep_views(src: ImageSource, img: Any) -> None:
+            views.setdefault(src.key, thumb_views(img))
+
+        emb = embedding_for(self._embedder(enc_name), ctx, self._emb)
+        vecs = emb([x for s in new for x in per[s]], on_decoded=keep_views if want_copy else None)
+        pos = 0
+        for s in new:
+            self._banks[(enc_name, s)] = _RefBank(vecs[pos : pos + len(per[s])])
+            pos += len(per[s])
+        for s in want_copy:  # references that were cache hits are decoded here, once
+            self._copy_banks[s] = CopyBank(
+                views=[
+                    views[x.key] if x.key in views else thumb_views(decode_source(x, ctx.alpha))
+                    for x in per[s]
+                ]
+            )
 
     def _face_applies(self, bank: _RefBank) -> bool:
         return bank.n > 0 and bank.n_nonempty > 0 and bank.n_nonempty / bank.n >= self.face_min_fraction
@@ -195,8 +222,20 @@ class IdentityFamily(MetricFamily):
         out: list[Scores] = [{} for _ in batch.items]
         persist = bool((ctx.options or {}).get("cache_predictions", True))
         item_vecs: dict[str, list[list[Any]]] = {}
+        thumbs: dict[str, Any] = {}  # copy-detection thumbnail of each generated image decoded here
+        hook = None
+        if self.copy_threshold is not None:
+            from rolescape.metrics.encoders.pipeline import ImageSource
+            from rolescape.metrics.image.copy import thumb_vector
+
+            def keep_thumb(src: ImageSource, img: Any) -> None:
+                if src.key not in thumbs:
+                    thumbs[src.key] = thumb_vector(img)
+
+            hook = keep_thumb
         for enc_name in self.encoders:
             emb = embedding_for(self._embedder(enc_name), ctx, self._emb)
+            self._prefetch_banks(enc_name, [it.character for it in batch.typed], ctx)
             banks = [self._bank(enc_name, it.character, ctx) for it in batch.typed]
             if enc_name in FACE_ENCODERS:  # detect faces only where the metric applies
                 wanted = [
@@ -205,7 +244,7 @@ class IdentityFamily(MetricFamily):
             else:
                 wanted = sources
             flat = [s for srcs in wanted for s in srcs]
-            vecs = emb(flat, persist=persist)
+            vecs = emb(flat, persist=persist, on_decoded=hook)
             gts: list[Any] = [None] * len(batch.items)
             if _has_gt_metric(enc_name) and batch.task in GT_TASKS:
                 gsrc = [gt_source(it) for it in batch.typed]
@@ -219,7 +258,7 @@ class IdentityFamily(MetricFamily):
                 item_vecs.setdefault(enc_name, []).append(v)
                 out[i].update(self._item_scores(enc_name, batch.task, v, banks[i], gts[i]))
         if self.copy_threshold is not None:
-            self._copy_scores(batch, ctx, sources, item_vecs, out)
+            self._copy_scores(batch, ctx, sources, item_vecs, out, thumbs)
         return out
 
     def _copy_bank(self, slug: str, ctx: ScoreContext) -> CopyBank:
@@ -238,6 +277,7 @@ class IdentityFamily(MetricFamily):
         sources: list[list[Any]],
         item_vecs: dict[str, list[list[Any]]],
         out: list[Scores],
+        thumbs: dict[str, Any],
     ) -> None:
         """copy_rate and the *_novel identity of every item (protocol v2): near-duplicates are the train
         images whose thumbnail correlation with the answer image exceeds the threshold."""
@@ -250,7 +290,12 @@ class IdentityFamily(MetricFamily):
             if not sources[i] or not cbank.n:
                 out[i].update(res)
                 continue
-            copy_sims = [cbank.similarities(decode_source(s, ctx.alpha)) for s in sources[i]]
+            copy_sims = [  # generated images decoded for an encoder in this chunk are not decoded again
+                cbank.similarities_of(thumbs[s.key])
+                if s.key in thumbs
+                else cbank.similarities(decode_source(s, ctx.alpha))
+                for s in sources[i]
+            ]
             masks = [cs > tau for cs in copy_sims]
             res["copy_rate"] = float(sum(bool(m.any()) for m in masks) / len(masks))
             for enc_name in self.encoders:

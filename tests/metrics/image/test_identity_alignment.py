@@ -173,9 +173,43 @@ def test_references_are_embedded_once_per_character(scene, tmp_path, tiny_opencl
     fam.score(ItemBatch("t2i", items[:2], preds[:2]), ctx)
     fam.score(ItemBatch("t2i", items[2:], preds[2:]), ctx)
     fam.score(ItemBatch("t2i", items, preds), ctx)
-    # one read per (character, consumer) across three batches: tess and odo, for clip, dino and the
-    # copy detector's thumbnails (protocol v2's copy-robust forms leave out near-duplicates)
-    assert store.calls == 6
+    # one read per (character, encoder) across three batches: tess and odo, for clip and dino; the copy
+    # detector's thumbnails (protocol v2) are taken from the pixels the first encoder decoded
+    assert store.calls == 4
+
+
+def test_copy_detection_decodes_nothing_the_encoders_decoded(
+    scene, tmp_path, tiny_openclip_dir, tiny_dino_dir, monkeypatch
+):
+    """Cold: every distinct image is decoded once per encoder and never again for copy detection;
+    warm (all embeddings cached): copy detection decodes each generated image and reference once."""
+    import rolescape.metrics.images_io as images_io
+    from rolescape.metrics.encoders import forget_encoders
+    from rolescape.metrics.image.identity import IdentityFamily
+
+    store, items, preds, gen, _ = scene
+    real = images_io.load_image
+    decoded: list[int] = []
+
+    def counting(*a, **kw):
+        decoded.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(images_io, "load_image", counting)
+    n_refs = sum(len(v) for v in store.refs.values())
+    # clip: generated + references + GT images; dino has no GT metric, so no GT images
+    cold = (len(gen) + n_refs + len(items)) + (len(gen) + n_refs)
+    outs = []
+    for _ in range(2):
+        decoded.clear()
+        forget_encoders()
+        ctx = _ctx(scene, tmp_path, clip=tiny_openclip_dir, dino=tiny_dino_dir)
+        fam = IdentityFamily()
+        fam.prepare(ctx, ["t2i"])
+        outs.append(fam.score(ItemBatch("t2i", items, preds), ctx))
+        assert fam.copy_threshold is not None and "copy_rate" in outs[-1][0]
+        assert len(decoded) == (cold if len(outs) == 1 else len(gen) + n_refs)
+    assert outs[0] == outs[1]  # thumbnails from the encoders' decode == thumbnails from a fresh decode
 
 
 def test_clip_t_paper_clip_t_xmodal_match_open_clip(scene, tmp_path, tiny_openclip_dir):
