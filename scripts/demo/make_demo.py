@@ -450,6 +450,12 @@ def write_vlm(c, base: Path) -> None:
     write_jsonl(out / f"{folder}_full_new.jsonl", full_new)
 
 
+def write_t2i_instructions(c, h, split: str, path: Path) -> None:
+    """`<prefix>_t2i_instruction.json` of one split: the header and one instruction per scene image."""
+    rows = [{"image_id": str(i), "t2i_instruction": s["t2i"]} for i, s in enumerate(c[split])]
+    write_text(path, jdump({**h, "t2i_instructions": rows}, 2))
+
+
 def write_prompts(c, base: Path) -> None:
     p = prefix_of(c["folder"])
     ann = jdump(annotation(c, "train"), 2)
@@ -489,18 +495,7 @@ def write_character(c, root: Path) -> None:
         ann = ann.replace("\n", "\r\n")
     write_text(tr / "annotation.json", ann)
     write_text(tr / f"{p}_with_image.json", jdump(with_image(c, "train"), 2))
-    write_text(
-        tr / f"{p}_t2i_instruction.json",
-        jdump(
-            {
-                **h,
-                "t2i_instructions": [
-                    {"image_id": str(i), "t2i_instruction": s["t2i"]} for i, s in enumerate(c["train"])
-                ],
-            },
-            2,
-        ),
-    )
+    write_t2i_instructions(c, h, "train", tr / f"{p}_t2i_instruction.json")
     write_text(tr / f"{p}_full_profile.txt", c["profile"])
     write_text(tr / f"{p}_personality_simplified_profile.txt", c["simplified"])
     originals = [(s["user"], s["machine"], None) for s in c["train"]]  # appended with `image` removed
@@ -526,18 +521,7 @@ def write_character(c, root: Path) -> None:
     write_images(c, "test", te)
     write_text(te / "annotation.json", jdump(annotation(c, "test"), 4))
     write_text(te / f"{p}_with_image.json", jdump(with_image(c, "test"), 2))
-    write_text(
-        te / f"{p}_t2i_instruction.json",
-        jdump(
-            {
-                **h,
-                "t2i_instructions": [
-                    {"image_id": str(i), "t2i_instruction": s["t2i"]} for i, s in enumerate(c["test"])
-                ],
-            },
-            2,
-        ),
-    )
+    write_t2i_instructions(c, h, "test", te / f"{p}_t2i_instruction.json")
     if folder not in MISSING_TEST_PROFILE:
         write_text(te / f"{p}_full_profile.txt", c["profile"])
     write_t2i(c, "test", te)
