@@ -26,10 +26,10 @@ def register(app: typer.Typer) -> None:
         """Discriminability, copy-robustness, ordering and MCQ floor gaps of every metric."""
         from rich.console import Console
 
+        from rolescape.baselines.metaeval import MD_FILE, meta_eval
         from rolescape.commands._progress import stage_progress
         from rolescape.commands.score import _split_list
         from rolescape.errors import InputError
-        from rolescape.metrics.metaeval import MD_FILE, meta_eval
 
         if bootstrap < 1:
             raise InputError(f"--bootstrap must be at least 1 (got {bootstrap})")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import json
 import re
 import subprocess
 import sys
@@ -120,11 +121,27 @@ def default_run_dir(name: str, root: str | Path = "runs") -> Path:
     return Path(root) / f"{safe}-{stamp}"
 
 
-def generation_record(pred_path: Path) -> dict[str, Any] | None:
-    """generation.json beside the predictions (written by `rolescape generate`), for the provenance."""
-    from rolescape.models.generate import generation_record_for
+GENERATION_FILE = "generation.json"  # written by `rolescape generate` beside its predictions.jsonl
 
-    return generation_record_for(pred_path)
+
+def generation_record(predictions: str | Path) -> dict[str, Any] | None:
+    """The generation.json beside a predictions file (its provenance for results.json), or None.
+
+    The data path is dropped (it is machine-specific); an unreadable record is named, not ignored.
+    """
+    gpath = Path(predictions).parent / GENERATION_FILE
+    if not gpath.is_file():
+        return None
+    try:
+        rec = json.loads(gpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"unreadable generation record: {e}", path=gpath) from None
+    if not isinstance(rec, dict):
+        raise InputError("generation record is not a JSON object", path=gpath)
+    rec = dict(rec)
+    if isinstance(rec.get("data"), dict):
+        rec["data"] = {k: v for k, v in rec["data"].items() if k != "path"}
+    return rec
 
 
 def torch_version() -> str | None:

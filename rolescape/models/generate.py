@@ -27,6 +27,7 @@ from typing import Any
 from rolescape.dataset import BuiltDataset
 from rolescape.errors import InputError, OutputError
 from rolescape.io import dumps_canonical, read_jsonl, write_bytes_atomic, write_json_atomic
+from rolescape.metrics.provenance import GENERATION_FILE
 from rolescape.models.base import (
     AdapterError,
     AdapterOptions,
@@ -44,7 +45,7 @@ from rolescape.schemas.tasks import TASKS
 
 GENERATION_VERSION = 1
 PREDICTIONS = "predictions.jsonl"
-GENERATION = "generation.json"
+GENERATION = GENERATION_FILE  # the generation record beside predictions.jsonl
 IMAGES = "images"
 ProgressFn = Callable[[dict[str, Any]], None]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -670,25 +671,3 @@ def _canonical_order(first_dir: Path, rec: dict[str, Any], data: str | Path | No
         raise InputError("the built dataset at the recorded path changed since the run", path=data_path)
     per_char = {str(k): int(v) for k, v in rec.get("settings", {}).get("per_character", {}).items()}
     return [it["id"] for t in tasks for it in _task_items(ds, t, per_char)]
-
-
-def generation_record_for(predictions: str | Path) -> dict[str, Any] | None:
-    """The generation.json beside a predictions file (its provenance for results.json), or None.
-
-    The data path is dropped (it is machine-specific); an unreadable record is named, not ignored.
-    """
-    import json
-
-    gpath = Path(predictions).parent / GENERATION
-    if not gpath.is_file():
-        return None
-    try:
-        rec = json.loads(gpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(f"unreadable generation record: {e}", path=gpath) from None
-    if not isinstance(rec, dict):
-        raise InputError("generation record is not a JSON object", path=gpath)
-    rec = dict(rec)
-    if isinstance(rec.get("data"), dict):
-        rec["data"] = {k: v for k, v in rec["data"].items() if k != "path"}
-    return rec

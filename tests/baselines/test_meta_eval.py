@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from rolescape.metrics.metaeval import analyse, auroc, paired_interval, render_markdown
+from rolescape.baselines.metaeval import analyse, auroc, paired_interval, render_markdown
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
