@@ -592,7 +592,6 @@ def _results(
             python=platform.python_version(),
             torch=torch_version(),
             packages=package_versions(),
-            hostname_hash=None,
             started_at=started,
             finished_at=utc_now(),
             wall_time_s=round(time.perf_counter() - t0, 3),

@@ -45,7 +45,6 @@ from rolescape.schemas.tasks import TASKS
 
 GENERATION_VERSION = 1
 PREDICTIONS = "predictions.jsonl"
-GENERATION = GENERATION_FILE  # the generation record beside predictions.jsonl
 IMAGES = "images"
 ProgressFn = Callable[[dict[str, Any]], None]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -173,11 +172,11 @@ def _settings(
 
 
 def _check_resume(out: Path, settings: dict[str, Any], shard: str, overwrite: bool) -> None:
-    gpath = out / GENERATION
+    gpath = out / GENERATION_FILE
     if not gpath.exists():
         if (out / PREDICTIONS).exists() and not overwrite:
             raise OutputError(
-                f"{out / PREDICTIONS} exists without {GENERATION}; use a new --out or --overwrite"
+                f"{out / PREDICTIONS} exists without {GENERATION_FILE}; use a new --out or --overwrite"
             )
         return
     import json
@@ -463,7 +462,7 @@ def _run(
         record["subset"] = "only the first N items per character of: " + ", ".join(
             f"{t} (N = {k})" for t, k in settings["per_character"].items()
         )
-    write_json_atomic(out / GENERATION, record)
+    write_json_atomic(out / GENERATION_FILE, record)
     done = _read_done(out / PREDICTIONS)
     writer = _Writer(out)
     chars = {str(c["id"]): c for c in ds.characters()}
@@ -517,7 +516,7 @@ def _run(
         "tokens_per_s": round(tokens / gen_s, 3) if gen_s > 0 and tokens else None,
     }
     record["model"] = adapter.provenance().as_dict()
-    write_json_atomic(out / GENERATION, record)
+    write_json_atomic(out / GENERATION_FILE, record)
     return GenerateReport(
         out=out,
         written=written,
@@ -544,11 +543,13 @@ class MergeReport:
 def _load_shard(d: Path) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any]]]]:
     import json
 
-    gpath, ppath = d / GENERATION, d / PREDICTIONS
+    gpath, ppath = d / GENERATION_FILE, d / PREDICTIONS
     if not d.is_dir():
         raise InputError("not a folder", path=d)
     if not gpath.is_file() or not ppath.is_file():
-        raise InputError(f"not a `rolescape generate` output (needs {GENERATION} and {PREDICTIONS})", path=d)
+        raise InputError(
+            f"not a `rolescape generate` output (needs {GENERATION_FILE} and {PREDICTIONS})", path=d
+        )
     try:
         rec = json.loads(gpath.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -641,7 +642,7 @@ def merge_predictions(
         merged.pop("partial_note", None)
         merged["counts"] = {t: sum(1 for r in order if r.startswith(t + "/")) for t in ref.get("tasks", [])}
         merged.pop("throughput", None)
-        write_json_atomic(tmp / GENERATION, merged)
+        write_json_atomic(tmp / GENERATION_FILE, merged)
     return MergeReport(out=out, lines=len(order), shards=n, images=n_images)
 
 
@@ -664,7 +665,7 @@ def _canonical_order(first_dir: Path, rec: dict[str, Any], data: str | Path | No
     if not data_path or not Path(data_path).is_dir():
         raise InputError(
             f"the built dataset of this run ({data_path!r}) is not there: merge needs it to check the id set",
-            path=first_dir / GENERATION,
+            path=first_dir / GENERATION_FILE,
         )
     ds = BuiltDataset(data_path)
     if ds.manifest_sha256 != rec.get("settings", {}).get("data_manifest_sha256"):

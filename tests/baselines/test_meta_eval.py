@@ -83,19 +83,9 @@ def test_meta_eval_on_the_demo(tmp_path):
     built = tmp_path / "built"
     assert _run("build", "--source", "demo", "--out", str(built)).returncode == 0
     out = tmp_path / "meta"
-    r = _run(
-        "meta-eval",
-        "--data",
-        str(built),
-        "--out",
-        str(out),
-        "--tasks",
-        "t2i,knowledge_mcq",
-        "--bootstrap",
-        "200",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-    )
+    args = ("meta-eval", "--data", str(built), "--out", str(out), "--tasks", "t2i,knowledge_mcq")
+    args += ("--bootstrap", "200", "--cache-dir", str(tmp_path / "cache"))
+    r = _run(*args)
     assert r.returncode == 0, r.stderr
     doc = json.loads((out / "meta_eval.json").read_text(encoding="utf-8"))
     assert doc["protocol_version"] == "2" and doc["baselines"] == [
@@ -119,17 +109,5 @@ def test_meta_eval_on_the_demo(tmp_path):
     assert res["provenance"]["protocol_version"] == "2"
     # a second run reuses baselines and items.jsonl and gives the same bytes
     first = (out / "meta_eval.json").read_bytes()
-    r = _run(
-        "meta-eval",
-        "--data",
-        str(built),
-        "--out",
-        str(out),
-        "--tasks",
-        "t2i,knowledge_mcq",
-        "--bootstrap",
-        "200",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-    )
+    r = _run(*args)
     assert r.returncode == 0 and (out / "meta_eval.json").read_bytes() == first
